@@ -1,0 +1,102 @@
+"""The application registry: CLI name -> factory, loader, demo data, defaults.
+
+A new application is one `App` row here; shared code never branches on the
+application's name.
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+from cnnrnn import classification
+from cnnrnn.data import images
+from cnnrnn.data.demo import write_plant_demo
+from cnnrnn.errors import CnnrnnError
+from cnnrnn.models import plant_classifier
+
+
+@dataclasses.dataclass(frozen=True)
+class App:
+    """One application: everything the CLI, training and tuning need.
+
+    Args:
+        name: str. CLI name, e.g. `"plant-classifier"`.
+        summary: str. One line for `cnnrnn list`.
+        build_model: callable. The keyword-only model factory.
+        load_data: callable. `load_data(source, **data_options)` returning
+            `cnnrnn.data.common.DataSplits`.
+        write_demo_data: callable. `write_demo_data(directory)` writes a
+            small learnable data set that `load_data` reads.
+        predict: callable. `predict(model, inputs, config, top_k=...)`
+            returning one `{"input", "predictions"}` dict per input.
+        defaults: dict. Default `data`, `model` and `training` options.
+        model_from_data: tuple of str. Factory arguments set by the data.
+        reports: tuple of callables. `report(model, dataset, config, run_dir)`
+            run after training; each returns metrics to record.
+        prepare_fine_tuning: callable or None. Switches a trained model to
+            its fine-tuning phase; returns whether there is one.
+    """
+
+    name: str
+    summary: str
+    build_model: Callable
+    load_data: Callable
+    write_demo_data: Callable
+    predict: Callable
+    defaults: dict
+    model_from_data: tuple[str, ...] = ()
+    reports: tuple[Callable, ...] = ()
+    prepare_fine_tuning: Callable | None = None
+
+
+def predict_images(model, inputs, config, *, top_k=3):
+    """Classifies image files with a trained image classifier."""
+    pixels = images.load_image_files(inputs, image_size=config["data"]["image_size"])
+    probabilities = model.predict(pixels, verbose=0)
+    ranked = classification.top_k_predictions(
+        probabilities, config["data_info"]["class_names"], k=top_k
+    )
+    return [
+        {"input": str(path), "predictions": predictions}
+        for path, predictions in zip(inputs, ranked, strict=True)
+    ]
+
+
+PLANT_CLASSIFIER = App(
+    name="plant-classifier",
+    summary="RGB image -> plant class (CNN, optional pretrained backbone)",
+    build_model=plant_classifier.build_plant_classifier,
+    load_data=images.load_images,
+    write_demo_data=write_plant_demo,
+    predict=predict_images,
+    defaults={
+        "data": {
+            "image_size": [64, 64],
+            "batch_size": 32,
+            "validation_split": 0.15,
+            "test_split": 0.15,
+            "seed": 1337,
+            "on_bad_file": "skip",
+            "cache": True,
+        },
+        "training": {"epochs": 30, "early_stopping_patience": 6},
+    },
+    model_from_data=("input_shape", "num_classes"),
+    reports=(classification.confusion_matrix_report,),
+    prepare_fine_tuning=plant_classifier.prepare_fine_tuning,
+)
+
+APPS = {app.name: app for app in (PLANT_CLASSIFIER,)}
+
+
+def get_app(name):
+    """Returns the registered application called `name`.
+
+    Raises:
+        CnnrnnError: for an unknown name, listing the known ones.
+    """
+    if name not in APPS:
+        raise CnnrnnError(
+            f"Unknown application '{name}'. Expected one of: {', '.join(APPS)} "
+            "(see `cnnrnn list`)."
+        )
+    return APPS[name]

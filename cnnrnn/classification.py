@@ -1,0 +1,66 @@
+"""What every classifier shares: top-k predictions and a confusion-matrix report."""
+
+import numpy as np
+
+from cnnrnn import plots, runs
+
+
+def top_k_predictions(probabilities, class_names, *, k=3):
+    """Turns a batch of class probabilities into ranked `(label, probability)` lists.
+
+    Args:
+        probabilities: array of shape `(batch, num_classes)`.
+        class_names: list of str. Name of each class index.
+        k: int. How many classes to keep per example. Defaults to 3.
+
+    Returns:
+        A list (one per example) of lists of `{"label", "probability"}` dicts,
+        most probable first.
+    """
+    probabilities = np.asarray(probabilities, dtype="float64")
+    k = max(1, min(k, probabilities.shape[-1]))
+    ranked = np.argsort(-probabilities, axis=-1)[:, :k]
+    return [
+        [{"label": class_names[i], "probability": float(row[i])} for i in indices]
+        for row, indices in zip(probabilities, ranked, strict=True)
+    ]
+
+
+def confusion_matrix(labels, predictions, num_classes):
+    """Counts `(true, predicted)` pairs into a `(num_classes, num_classes)` matrix."""
+    matrix = np.zeros((num_classes, num_classes), dtype="int64")
+    np.add.at(matrix, (np.asarray(labels), np.asarray(predictions)), 1)
+    return matrix
+
+
+def confusion_matrix_report(model, dataset, config, run_dir):
+    """Writes `plots/confusion_matrix.png` and returns per-class accuracy.
+
+    Args:
+        model: a trained classifier returning class probabilities.
+        dataset: `tf.data.Dataset` of `(inputs, labels)` batches.
+        config: dict. The run configuration (`data_info.class_names`).
+        run_dir: path-like. The run directory.
+
+    Returns:
+        `{"per_class_accuracy": {class_name: accuracy}}`.
+    """
+    class_names = config["data_info"]["class_names"]
+    labels, predictions = [], []
+    for inputs, targets in dataset:
+        probabilities = model.predict_on_batch(inputs)
+        labels.append(np.asarray(targets))
+        predictions.append(np.argmax(probabilities, axis=-1))
+    matrix = confusion_matrix(
+        np.concatenate(labels), np.concatenate(predictions), len(class_names)
+    )
+    plots.plot_confusion_matrix(
+        matrix, class_names, run_dir / runs.PLOTS_DIR / "confusion_matrix.png"
+    )
+    totals = matrix.sum(axis=1)
+    return {
+        "per_class_accuracy": {
+            name: float(matrix[i, i] / totals[i]) if totals[i] else None
+            for i, name in enumerate(class_names)
+        }
+    }

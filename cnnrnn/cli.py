@@ -1,0 +1,322 @@
+"""The `cnnrnn` command line.
+
+Heavy imports (TensorFlow, Keras) happen after argument parsing, so `--help`
+is instant and TensorFlow's start-up chatter can be kept off the terminal.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import pathlib
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+error_console = Console(stderr=True)
+
+
+def main(argv=None):
+    """Entry point of the `cnnrnn` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with _native_stderr_silenced():
+            _import_backend()
+    try:
+        args.handler(args)
+    except KeyboardInterrupt:
+        error_console.print(f"Interrupted. {getattr(args, 'resume_hint', '')}".strip())
+        return 130
+    except Exception as error:  # noqa: BLE001 - the CLI shows one line, never a traceback
+        if args.debug:
+            raise
+        error_console.print(f"[red]error:[/] {_one_line(error)}", highlight=False)
+        return 1
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="cnnrnn",
+        description="Keras application templates: train, evaluate, predict, export.",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks and TF logs"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub = commands.add_parser("list", help="list the applications")
+    sub.set_defaults(handler=cmd_list)
+
+    sub = commands.add_parser("devices", help="show accelerators, precision, strategy")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    _add_device_options(sub)
+    sub.set_defaults(handler=cmd_devices)
+
+    sub = commands.add_parser("demo-data", help="write an application's demo data")
+    sub.add_argument("app", metavar="APP")
+    sub.add_argument("directory", metavar="DIR", type=pathlib.Path)
+    sub.set_defaults(handler=cmd_demo_data)
+
+    sub = commands.add_parser("train", help="train a model into a run directory")
+    sub.add_argument("app", metavar="APP", help="application name (see `list`)")
+    sub.add_argument("--data", help="data folder/file or tfds:NAME (default: demo)")
+    sub.add_argument("--output", type=pathlib.Path, help="run directory")
+    sub.add_argument("--epochs", type=int, help="maximum number of epochs")
+    sub.add_argument("--config", type=pathlib.Path, help="JSON or TOML config file")
+    sub.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one option, e.g. --set model.depth=4 (repeatable)",
+    )
+    sub.add_argument(
+        "--overwrite", action="store_true", help="replace a finished run in --output"
+    )
+    _add_device_options(sub)
+    sub.set_defaults(handler=cmd_train)
+
+    sub = commands.add_parser("evaluate", help="evaluate a trained run")
+    sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
+    sub.add_argument("--data", help="other labelled data (default: test split)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    _add_safe_mode_option(sub)
+    sub.set_defaults(handler=cmd_evaluate)
+
+    sub = commands.add_parser("predict", help="predict with a trained run")
+    sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
+    sub.add_argument("inputs", metavar="INPUT", nargs="+", help="input files")
+    sub.add_argument("--top-k", type=int, default=3, help="classes to show (3)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    _add_safe_mode_option(sub)
+    sub.set_defaults(handler=cmd_predict)
+
+    sub = commands.add_parser("export", help="write a serving artefact")
+    sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
+    sub.add_argument(
+        "--format", choices=("saved_model", "tflite"), default="saved_model"
+    )
+    sub.add_argument("--output", type=pathlib.Path, help="where to write")
+    sub.add_argument("--overwrite", action="store_true", help="replace an export")
+    _add_safe_mode_option(sub)
+    sub.set_defaults(handler=cmd_export)
+    return parser
+
+
+def cmd_list(args):
+    from cnnrnn.apps import APPS
+
+    table = Table("application", "what it does", title="cnnrnn applications")
+    for app in APPS.values():
+        table.add_row(app.name, app.summary)
+    console.print(table)
+
+
+def cmd_devices(args):
+    from cnnrnn import devices
+
+    report = devices.report(precision=args.precision, strategy=args.strategy)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        devices.print_report(report, console)
+
+
+def cmd_demo_data(args):
+    from cnnrnn.apps import get_app
+
+    path = get_app(args.app).write_demo_data(args.directory)
+    console.print(f"Wrote {args.app} demo data to {path}")
+
+
+def cmd_train(args):
+    from cnnrnn import config as config_module
+    from cnnrnn import training
+    from cnnrnn.apps import get_app
+
+    app = get_app(args.app)
+    file_config = config_module.load_config_file(args.config) if args.config else None
+    overrides = _parse_sets(args.set)
+    if args.data:
+        overrides.setdefault("data", {})["source"] = args.data
+    if args.epochs is not None:
+        overrides.setdefault("training", {})["epochs"] = args.epochs
+    overrides.setdefault("devices", {}).update(
+        precision=args.precision, strategy=args.strategy
+    )
+    config = config_module.resolve_config(
+        app, file_config=file_config, overrides=overrides
+    )
+    run_dir = args.output or training.default_run_dir(app.name)
+    args.resume_hint = (
+        f"Resume with: cnnrnn train {' '.join(sys.argv[2:])} --output {run_dir}"
+        if args.output is None
+        else "Run the same command again to resume."
+    )
+    metrics = training.train(
+        app, config=config, run_dir=run_dir, overwrite=args.overwrite, console=console
+    )
+    _print_metrics(metrics, title=f"{app.name}: finished")
+    console.print(f"Run directory: [bold]{run_dir}[/]")
+
+
+def cmd_evaluate(args):
+    from cnnrnn import training
+    from cnnrnn.training import load_run
+
+    app, config, model = load_run(args.run_dir, safe_mode=args.safe_mode)
+    class_names = config["data_info"].get("class_names")
+    if args.data:
+        options = {"source": args.data, "validation_split": 0.0, "test_split": 1.0}
+    else:
+        options = {}
+    if class_names:
+        options["class_names"] = class_names
+    splits = training.load_splits(app, config, **options)
+    dataset = splits.test if splits.test is not None else splits.validation
+    metrics = model.evaluate(dataset, verbose=0, return_dict=True)
+    metrics = {key: float(value) for key, value in metrics.items()}
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        source = args.data or f"{config['data']['source']} (test split)"
+        _print_metrics(metrics, title=f"evaluation on {source}")
+
+
+def cmd_predict(args):
+    from cnnrnn.training import load_run
+
+    app, config, model = load_run(args.run_dir, safe_mode=args.safe_mode)
+    results = app.predict(model, args.inputs, config, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    table = Table("input", "prediction", "probability")
+    for result in results:
+        for rank, prediction in enumerate(result["predictions"]):
+            table.add_row(
+                result["input"] if rank == 0 else "",
+                prediction["label"],
+                f"{prediction['probability']:.3f}",
+            )
+    console.print(table)
+
+
+def cmd_export(args):
+    from cnnrnn.export import export_model
+    from cnnrnn.training import load_run
+
+    _, _, model = load_run(args.run_dir, safe_mode=args.safe_mode)
+    path = export_model(
+        model,
+        args.run_dir,
+        format=args.format,
+        output=args.output,
+        overwrite=args.overwrite,
+    )
+    console.print(f"Exported {args.format} to {path}")
+
+
+def _add_device_options(parser):
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+        help="compute precision (auto: mixed on recent GPUs/TPUs)",
+    )
+    parser.add_argument(
+        "--strategy",
+        default="auto",
+        choices=("auto", "one_device", "mirrored", "multi_worker"),
+        help="distribution strategy (auto: from the GPUs and TF_CONFIG)",
+    )
+
+
+def _add_safe_mode_option(parser):
+    parser.add_argument(
+        "--no-safe-mode",
+        dest="safe_mode",
+        action="store_false",
+        help="allow the model file to run arbitrary code when loaded (trusted "
+        "files only)",
+    )
+
+
+def _parse_sets(items):
+    """Turns `["model.depth=4", ...]` into `{"model": {"depth": 4}}`."""
+    from cnnrnn.errors import CnnrnnError
+
+    overrides = {}
+    for item in items:
+        key, separator, raw = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not (separator and dot and name):
+            raise CnnrnnError(
+                f"Cannot read --set '{item}': write SECTION.KEY=VALUE, for example "
+                "--set model.depth=4."
+            )
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        overrides.setdefault(section, {})[name] = value
+    return overrides
+
+
+def _print_metrics(metrics, *, title):
+    table = Table("metric", "value", title=title)
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            value = f"{value:.4f}"
+        elif isinstance(value, dict):
+            value = ", ".join(
+                f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in value.items()
+            )
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+def _one_line(error):
+    message = " ".join(str(error).split()) or type(error).__name__
+    from cnnrnn.errors import CnnrnnError
+
+    if isinstance(error, (CnnrnnError, ValueError, FileNotFoundError)):
+        return message
+    return f"{type(error).__name__}: {message} (rerun with --debug for the traceback)"
+
+
+def _import_backend():
+    """Imports TensorFlow and lists devices once, so its native logs happen here."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return
+    tf.config.list_physical_devices()
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Sends file descriptor 2 to /dev/null (C++ logs that Python cannot filter)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Run configuration: application defaults, a config file, command-line overrides."""
+
+import copy
+import inspect
+import json
+import pathlib
+import sys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from cnnrnn.errors import CnnrnnError
+
+TRAINING_DEFAULTS = {
+    "epochs": 20,
+    "early_stopping_patience": 5,
+    "fine_tune_epochs": 0,
+    "fine_tune_learning_rate": 1e-5,
+    "seed": 1337,
+}
+DEVICE_DEFAULTS = {"precision": "auto", "strategy": "auto"}
+SECTIONS = ("data", "model", "training", "devices")
+
+
+def load_config_file(path):
+    """Reads a JSON or TOML config file with `data`, `model`, `training` and
+    `devices` sections, or a `config.json` written by a previous run.
+
+    Raises:
+        CnnrnnError: for a missing file, a parse error or an unknown section.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise CnnrnnError(f"Config file '{path}' not found: check the --config path.")
+    try:
+        if path.suffix == ".toml":
+            config = tomllib.loads(path.read_text())
+        else:
+            config = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        kind = "TOML" if path.suffix == ".toml" else "JSON"
+        raise CnnrnnError(
+            f"Config file '{path}' is not valid {kind}: {error}. Fix it and retry."
+        ) from None
+    return {key: value for key, value in config.items() if key in SECTIONS}
+
+
+def factory_defaults(factory, *, exclude=()):
+    """The keyword-only arguments of a factory that have defaults, with them."""
+    parameters = inspect.signature(factory).parameters.values()
+    return {
+        p.name: p.default
+        for p in parameters
+        if p.kind is p.KEYWORD_ONLY
+        and p.default is not p.empty
+        and p.name not in exclude
+    }
+
+
+def resolve_config(app, *, file_config=None, overrides=None):
+    """Merges an application's defaults, a config file and overrides.
+
+    Args:
+        app: `cnnrnn.apps.App`. The application.
+        file_config: dict or None. Sections read by `load_config_file`.
+        overrides: dict or None. Sections of values given on the command
+            line; they win over the file.
+
+    Returns:
+        A dict with `app`, `data`, `model`, `training` and `devices` sections.
+
+    Raises:
+        CnnrnnError: for an option the application does not know.
+    """
+    model_options = factory_defaults(
+        app.build_model, exclude=app.model_from_data + ("compile", "name")
+    )
+    config = {
+        "app": app.name,
+        "data": copy.deepcopy(app.defaults.get("data", {})),
+        "model": {**model_options, **copy.deepcopy(app.defaults.get("model", {}))},
+        "training": {**TRAINING_DEFAULTS, **app.defaults.get("training", {})},
+        "devices": dict(DEVICE_DEFAULTS),
+    }
+    known = {
+        "data": sorted(app.defaults.get("data", {})) + ["source"],
+        "model": sorted(model_options),
+        "training": sorted(TRAINING_DEFAULTS),
+        "devices": sorted(DEVICE_DEFAULTS),
+    }
+    for layer in (file_config or {}, overrides or {}):
+        for section, values in layer.items():
+            if section not in SECTIONS:
+                raise CnnrnnError(
+                    f"Unknown config section '{section}'. Expected one of "
+                    f"{', '.join(SECTIONS)}."
+                )
+            for key, value in values.items():
+                if key not in known[section]:
+                    raise CnnrnnError(
+                        f"Unknown {section} option '{key}' for {app.name}. Known "
+                        f"{section} options: {', '.join(known[section])}."
+                    )
+                config[section][key] = value
+    return config

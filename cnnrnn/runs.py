@@ -1,0 +1,112 @@
+"""Run directories: atomic writes, refusal to overwrite, detection of resumable runs."""
+
+import contextlib
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+from cnnrnn.errors import RunDirError
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+CHECKPOINT_DIR = "checkpoints"
+PLOTS_DIR = "plots"
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path beside `path` that replaces `path` on success.
+
+    The temporary file keeps the suffix of `path`, so writers that choose a
+    format from the suffix (`model.save`, `savefig`) work unchanged. On an
+    exception the temporary file is removed and `path` is left untouched.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent
+    )
+    os.close(handle)
+    tmp = pathlib.Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path, data):
+    """Writes `data` as indented JSON to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path):
+    """Reads a JSON file written by `write_json`."""
+    return json.loads(pathlib.Path(path).read_text())
+
+
+def is_finished(run_dir):
+    """Whether `run_dir` holds a completed training run."""
+    run_dir = pathlib.Path(run_dir)
+    return (run_dir / MODEL_FILE).is_file() and (run_dir / METRICS_FILE).is_file()
+
+
+def prepare_run_dir(run_dir, *, config, overwrite=False):
+    """Makes `run_dir` ready for training and says whether it resumes a run.
+
+    Args:
+        run_dir: path-like. Where the run is written.
+        config: dict. The resolved configuration of the new run; an
+            interrupted run is resumed only when its saved configuration is
+            the same.
+        overwrite: bool. Replace a finished or mismatched run. A folder that
+            is not a cnnrnn run is never deleted.
+
+    Returns:
+        True when an interrupted run in `run_dir` will be resumed.
+
+    Raises:
+        RunDirError: when `run_dir` cannot be used as asked.
+    """
+    run_dir = pathlib.Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"Output '{run_dir}' is a file: choose a folder path.")
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return False
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise RunDirError(
+            f"Output '{run_dir}' is a non-empty folder that is not a cnnrnn run: "
+            "choose another --output (it is never deleted, even with --overwrite)."
+        )
+    if overwrite:
+        shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True)
+        return False
+    if is_finished(run_dir):
+        raise RunDirError(
+            f"Output '{run_dir}' already holds a finished run: pass --overwrite to "
+            "replace it or choose another --output."
+        )
+    saved = read_json(run_dir / CONFIG_FILE)
+    if not same_run(saved, config):
+        raise RunDirError(
+            f"Output '{run_dir}' holds an interrupted run with a different "
+            "configuration: rerun with the same options to resume it, or pass "
+            "--overwrite to start again."
+        )
+    return True
+
+
+def same_run(saved, config):
+    """Whether two run configurations describe the same training run."""
+    keys = ("app", "data", "model", "training")
+    return all(
+        json.loads(json.dumps(saved.get(k))) == json.loads(json.dumps(config.get(k)))
+        for k in keys
+    )

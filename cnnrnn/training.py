@@ -1,0 +1,244 @@
+"""The training path shared by every application: data, devices, fit, run directory."""
+
+import datetime
+import pathlib
+import shutil
+import time
+
+import keras
+from rich.console import Console
+
+from cnnrnn import __version__, devices, plots, runs
+from cnnrnn.data.demo import ensure_demo_data
+from cnnrnn.errors import RunDirError
+from cnnrnn.progress import RichProgress
+
+
+def default_run_dir(app_name):
+    """`runs/<app>-<date>-<time>` in the current directory."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return pathlib.Path("runs") / f"{app_name}-{stamp}"
+
+
+def resolve_source(app, config):
+    """Returns `config` with its data source set, generating demo data if none."""
+    if config["data"].get("source"):
+        return config
+    source = ensure_demo_data(app.name, app.write_demo_data)
+    return {**config, "data": {**config["data"], "source": str(source)}}
+
+
+def load_splits(app, config, **overrides):
+    """Loads the data a run configuration names, with optional loader overrides."""
+    options = {**config["data"], **overrides}
+    return app.load_data(options.pop("source"), **options)
+
+
+def build_model(app, config):
+    """Rebuilds the (untrained) model a run configuration describes."""
+    return app.build_model(**config["model"], **config["model_from_data"])
+
+
+def train(app, *, config, run_dir, overwrite=False, console=None):
+    """Trains an application's model and writes a complete run directory.
+
+    An interrupted run (same `run_dir`, same configuration) resumes from its
+    last finished epoch. The run directory ends up holding `model.keras`,
+    `config.json`, `metrics.json`, `history.csv` and `plots/`.
+
+    Args:
+        app: `cnnrnn.apps.App`. The application.
+        config: dict. A configuration from `cnnrnn.config.resolve_config`.
+        run_dir: path-like. Output folder.
+        overwrite: bool. Replace a finished run in `run_dir`.
+        console: `rich.console.Console` or None.
+
+    Returns:
+        The metrics dict written to `metrics.json`.
+    """
+    console = console or Console()
+    run_dir = pathlib.Path(run_dir)
+    config = resolve_source(app, config)
+    resuming = runs.prepare_run_dir(run_dir, config=config, overwrite=overwrite)
+    training = config["training"]
+    keras.utils.set_random_seed(training["seed"])
+    setup = devices.configure(**config["devices"])
+    console.print(
+        f"[bold]{app.name}[/]: data {config['data']['source']} -> {run_dir}  "
+        f"(backend {setup.backend}, {setup.precision}, {setup.strategy_name})"
+    )
+    splits = load_splits(app, config)
+    _report_data(splits.info, console)
+    config = {
+        **config,
+        "cnnrnn_version": __version__,
+        "model_from_data": splits.model_args,
+        "data_info": splits.info,
+    }
+    if not resuming:
+        runs.write_json(run_dir / runs.CONFIG_FILE, config)
+    with setup.scope():
+        model = build_model(app, config)
+    if resuming:
+        console.print(f"Resuming the interrupted run in {run_dir}.")
+
+    started = time.perf_counter()
+    fit = Fitter(model, splits, run_dir, training, console)
+    if not fit.phase_one_done.exists():
+        fit(description="training", initial_epoch=0, epochs=training["epochs"])
+        runs.write_json(fit.phase_one_done, {"epochs": fit.epochs_done()})
+    if training["fine_tune_epochs"] > 0:
+        model.load_weights(fit.best_weights)
+        if app.prepare_fine_tuning and app.prepare_fine_tuning(
+            model, learning_rate=training["fine_tune_learning_rate"]
+        ):
+            first = runs.read_json(fit.phase_one_done)["epochs"]
+            fit(
+                description="fine-tuning",
+                initial_epoch=first,
+                epochs=first + training["fine_tune_epochs"],
+            )
+    model.load_weights(fit.best_weights)
+    metrics = {
+        "monitor": fit.monitor,
+        "epochs": fit.epochs_done(),
+        "train_seconds": round(time.perf_counter() - started, 2),
+    }
+    history = fit.history()
+    if fit.monitor in history:
+        values = history[fit.monitor]
+        best = min(range(len(values)), key=values.__getitem__)
+        metrics["best_epoch"] = best + 1
+        for key, values in history.items():
+            if key.startswith("val_"):
+                metrics[f"best_{key}"] = values[best]
+    plots.plot_learning_curves(
+        history, run_dir / runs.PLOTS_DIR / "learning_curves.png"
+    )
+    evaluation, split_name = _evaluation_split(splits)
+    if evaluation is not None:
+        metrics["evaluated_on"] = split_name
+        metrics.update(model.evaluate(evaluation, verbose=0, return_dict=True))
+        for report in app.reports:
+            metrics.update(report(model, evaluation, config, run_dir))
+
+    with runs.atomic_path(run_dir / runs.MODEL_FILE) as tmp:
+        model.save(tmp)
+    metrics = {key: _plain(value) for key, value in metrics.items()}
+    runs.write_json(run_dir / runs.METRICS_FILE, metrics)
+    shutil.rmtree(run_dir / runs.CHECKPOINT_DIR, ignore_errors=True)
+    return metrics
+
+
+class Fitter:
+    """Runs `model.fit` phases with resumable checkpoints and a shared history.
+
+    The best weights (by validation loss, or training loss without a
+    validation split) are kept in `checkpoints/best.weights.h5` across phases
+    and interruptions; `history.csv` accumulates every epoch.
+    """
+
+    def __init__(self, model, splits, run_dir, training, console):
+        self.model = model
+        self.splits = splits
+        self.training = training
+        self.console = console
+        self.checkpoints = run_dir / runs.CHECKPOINT_DIR
+        self.best_weights = self.checkpoints / "best.weights.h5"
+        self.phase_one_done = self.checkpoints / "phase_one_done.json"
+        self.history_path = run_dir / runs.HISTORY_FILE
+        self.monitor = "val_loss" if splits.validation is not None else "loss"
+
+    def history(self):
+        if not self.history_path.exists():
+            return {}
+        return plots.read_history(self.history_path)
+
+    def epochs_done(self):
+        return len(self.history().get("epoch", []))
+
+    def __call__(self, *, description, initial_epoch, epochs):
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        best_so_far = self.history().get(self.monitor)
+        callbacks = [
+            keras.callbacks.BackupAndRestore(
+                self.checkpoints / f"backup-{description}"
+            ),
+            keras.callbacks.ModelCheckpoint(
+                self.best_weights,
+                monitor=self.monitor,
+                save_best_only=True,
+                save_weights_only=True,
+                initial_value_threshold=min(best_so_far) if best_so_far else None,
+            ),
+            keras.callbacks.EarlyStopping(
+                monitor=self.monitor,
+                patience=self.training["early_stopping_patience"],
+            ),
+            keras.callbacks.CSVLogger(self.history_path, append=True),
+            RichProgress(self.console, description=description),
+        ]
+        self.model.fit(
+            self.splits.train,
+            validation_data=self.splits.validation,
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            callbacks=callbacks,
+            verbose=0,
+        )
+
+
+def _evaluation_split(splits):
+    if splits.test is not None:
+        return splits.test, "test"
+    return splits.validation, "validation"
+
+
+def _report_data(info, console):
+    counts = info.get("num_examples", {})
+    console.print(
+        "examples: " + ", ".join(f"{split} {n}" for split, n in counts.items())
+    )
+    if info.get("num_skipped"):
+        examples = "; ".join(info.get("skipped_files", [])[:3])
+        console.print(
+            f"[yellow]Skipped {info['num_skipped']} unreadable file(s)[/], "
+            f"e.g. {examples}"
+        )
+    if info.get("num_converted"):
+        console.print(f"Converted {info['num_converted']} image(s) to RGB.")
+
+
+def _plain(value):
+    """Turns NumPy/tensor scalars into JSON-serialisable Python numbers."""
+    if isinstance(value, (str, int, float, bool, list, dict)) or value is None:
+        return value
+    return float(value)
+
+
+def load_run(run_dir, *, safe_mode=True):
+    """Loads a finished run: its application, configuration and trained model.
+
+    Args:
+        run_dir: path-like. A run directory written by `train`.
+        safe_mode: bool. Keras safe mode: refuse model files that would run
+            arbitrary code (Lambda layers). Defaults to True.
+
+    Returns:
+        A tuple `(app, config, model)`.
+
+    Raises:
+        RunDirError: when `run_dir` is not a finished run.
+    """
+    from cnnrnn.apps import get_app
+
+    run_dir = pathlib.Path(run_dir)
+    if not runs.is_finished(run_dir):
+        raise RunDirError(
+            f"'{run_dir}' is not a finished cnnrnn run (no {runs.MODEL_FILE}): "
+            "train one with `cnnrnn train APP --output DIR`, or check the path."
+        )
+    config = runs.read_json(run_dir / runs.CONFIG_FILE)
+    app = get_app(config["app"])
+    model = keras.saving.load_model(run_dir / runs.MODEL_FILE, safe_mode=safe_mode)
+    return app, config, model
