@@ -1,0 +1,211 @@
+"""The `cnnrnn` command end to end on a small version of the demo data."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnrnn import cli, runs
+
+FAST = [
+    "--set", "data.image_size=[32,32]",
+    "--set", "model.depth=2",
+    "--set", "model.base_filters=8",
+    "--epochs", "2",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cnnrnn_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CNNRNN_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def trained_run(demo_home, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "plant"
+    assert cli.main(["train", "plant-classifier", "--output", str(run_dir), *FAST]) == 0
+    return run_dir
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_train_writes_a_complete_run_directory(trained_run):
+    for name in ("model.keras", "config.json", "metrics.json", "history.csv"):
+        assert (trained_run / name).is_file(), name
+    assert (trained_run / "plots" / "learning_curves.png").is_file()
+    assert (trained_run / "plots" / "confusion_matrix.png").is_file()
+    assert not (trained_run / runs.CHECKPOINT_DIR).exists()
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["epochs"] == 2
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["model"]["depth"] == 2
+    assert config["model_from_data"]["num_classes"] == 4
+    assert len(config["data_info"]["class_names"]) == 4
+
+
+def test_train_refuses_to_overwrite_a_finished_run(trained_run, capsys):
+    code, _, err = run_cli(
+        capsys, "train", "plant-classifier", "--output", str(trained_run), *FAST
+    )
+    assert code == 1
+    assert "--overwrite" in err
+    assert "Traceback" not in err
+    assert (trained_run / "model.keras").is_file()
+
+
+def test_train_never_deletes_a_foreign_folder(tmp_path, capsys, demo_home):
+    (tmp_path / "notes.txt").write_text("precious")
+    code, _, err = run_cli(
+        capsys, "train", "plant-classifier", "--output", str(tmp_path), "--overwrite"
+    )
+    assert code == 1
+    assert "not a cnnrnn run" in err
+    assert (tmp_path / "notes.txt").read_text() == "precious"
+
+
+def test_evaluate_prints_metrics_as_json(trained_run, capsys):
+    code, out, _ = run_cli(capsys, "evaluate", str(trained_run), "--json")
+    assert code == 0
+    metrics = json.loads(out)
+    saved = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(saved["accuracy"], abs=1e-6)
+
+
+def test_evaluate_on_another_folder(trained_run, demo_home, capsys):
+    source = demo_home / "demo" / "plant-classifier"
+    code, out, _ = run_cli(
+        capsys, "evaluate", str(trained_run), "--data", str(source), "--json"
+    )
+    assert code == 0
+    assert 0.0 <= json.loads(out)["accuracy"] <= 1.0
+
+
+def test_predict_ranks_classes_for_each_image(trained_run, demo_home, capsys, tmp_path):
+    config = json.loads((trained_run / "config.json").read_text())
+    images = sorted((demo_home / "demo" / "plant-classifier").rglob("*.png"))[:2]
+    code, out, _ = run_cli(
+        capsys, "predict", str(trained_run), *map(str, images), "--top-k", "2", "--json"
+    )
+    assert code == 0
+    results = json.loads(out)
+    assert [r["input"] for r in results] == [str(p) for p in images]
+    for result in results:
+        assert len(result["predictions"]) == 2
+        assert result["predictions"][0]["label"] in config["data_info"]["class_names"]
+        probabilities = [p["probability"] for p in result["predictions"]]
+        assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_predict_names_a_corrupt_image(trained_run, capsys, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    code, _, err = run_cli(capsys, "predict", str(trained_run), str(broken))
+    assert code == 1
+    assert "broken.jpg" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_export_saved_model_and_tflite_match_the_keras_model(trained_run, capsys):
+    import keras
+    import tensorflow as tf
+
+    model = keras.saving.load_model(trained_run / "model.keras")
+    config = json.loads((trained_run / "config.json").read_text())
+    height, width = config["data"]["image_size"]
+    pixels = np.random.default_rng(0).uniform(0, 255, (1, height, width, 3))
+    pixels = pixels.astype("float32")
+    expected = model.predict(pixels, verbose=0)
+
+    assert run_cli(capsys, "export", str(trained_run))[0] == 0
+    served = tf.saved_model.load(str(trained_run / "export" / "saved_model"))
+    np.testing.assert_allclose(served.serve(pixels).numpy(), expected, atol=1e-5)
+
+    assert run_cli(capsys, "export", str(trained_run), "--format", "tflite")[0] == 0
+    interpreter = tf.lite.Interpreter(str(trained_run / "export" / "model.tflite"))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
+    interpreter.invoke()
+    output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(output, expected, atol=1e-4)
+
+    code, _, err = run_cli(capsys, "export", str(trained_run))
+    assert code == 1 and "--overwrite" in err
+
+
+def test_unknown_application_and_option_are_one_line_errors(capsys, demo_home):
+    code, _, err = run_cli(capsys, "train", "plant-clasifier")
+    assert code == 1 and "plant-classifier" in err and "cnnrnn list" in err
+    code, _, err = run_cli(capsys, "train", "plant-classifier", "--set", "model.dept=3")
+    assert code == 1 and "Unknown model option 'dept'" in err
+    code, _, err = run_cli(capsys, "train", "plant-classifier", "--set", "depth=3")
+    assert code == 1 and "SECTION.KEY=VALUE" in err
+
+
+def test_invalid_factory_argument_is_a_one_line_error(tmp_path, capsys, demo_home):
+    code, _, err = run_cli(
+        capsys, "train", "plant-classifier", "--output", str(tmp_path / "run"),
+        "--set", "model.backbone=resnet9000",
+    )  # fmt: skip
+    assert code == 1
+    assert "Received: backbone='resnet9000'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_config_file_sets_options(tmp_path, capsys, demo_home):
+    config = tmp_path / "config.toml"
+    config.write_text('[model]\ndepth = "three"\n')
+    code, _, err = run_cli(capsys, "train", "plant-classifier", "--config", str(config),
+                           "--output", str(tmp_path / "run"))  # fmt: skip
+    assert code == 1 and "depth" in err
+    config.write_text("[model\n")
+    code, _, err = run_cli(capsys, "train", "plant-classifier", "--config", str(config))
+    assert code == 1 and "not valid TOML" in err
+
+
+def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "evaluate", str(tmp_path))
+    assert code == 1 and "not a finished cnnrnn run" in err
+
+
+def test_list_and_devices(capsys):
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0 and "plant-classifier" in out
+    code, out, _ = run_cli(capsys, "devices", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["precision"] == "float32"
+    assert report["accelerators"] == []
+    code, out, _ = run_cli(capsys, "devices")
+    assert code == 0 and "CPU" in out
+
+
+def test_demo_data_command_writes_an_image_folder(tmp_path, capsys):
+    target = tmp_path / "plants"
+    assert run_cli(capsys, "demo-data", "plant-classifier", str(target))[0] == 0
+    classes = sorted(p.name for p in target.iterdir())
+    assert len(classes) == 4
+    image = Image.open(next((target / classes[0]).iterdir()))
+    assert image.mode == "RGB"
+
+
+def test_console_script_help_is_fast_and_clean():
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnrnn.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    for command in ("train", "evaluate", "predict", "export", "devices", "list"):
+        assert command in result.stdout

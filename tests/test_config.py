@@ -1,0 +1,53 @@
+import pytest
+
+from cnnrnn import apps
+from cnnrnn.config import load_config_file, resolve_config
+from cnnrnn.errors import CnnrnnError
+
+APP = apps.get_app("plant-classifier")
+
+
+def test_defaults_hold_every_factory_option():
+    config = resolve_config(APP)
+    assert config["app"] == "plant-classifier"
+    assert config["model"]["depth"] == 3
+    assert "num_classes" not in config["model"]
+    assert config["training"]["epochs"] == 30
+    assert config["devices"] == {"precision": "auto", "strategy": "auto"}
+
+
+def test_overrides_win_over_the_file_which_wins_over_defaults(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[model]\ndepth = 2\ndropout = 0.4\n[training]\nepochs = 3\n")
+    config = resolve_config(
+        APP, file_config=load_config_file(path), overrides={"model": {"depth": 4}}
+    )
+    assert config["model"]["depth"] == 4
+    assert config["model"]["dropout"] == 0.4
+    assert config["training"]["epochs"] == 3
+
+
+def test_json_config_and_a_previous_run_config_load(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(
+        '{"app": "plant-classifier", "model": {"depth": 2}, "data_info": {}}'
+    )
+    assert load_config_file(path) == {"model": {"depth": 2}}
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"model": {"num_layers": 2}}, "Unknown model option 'num_layers'"),
+        ({"data": {"imagesize": 3}}, "Unknown data option 'imagesize'"),
+        ({"optimizer": {"lr": 1}}, "Unknown config section 'optimizer'"),
+    ],
+)
+def test_unknown_options_are_named(overrides, message):
+    with pytest.raises(CnnrnnError, match=message):
+        resolve_config(APP, overrides=overrides)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(CnnrnnError, match="not found"):
+        load_config_file(tmp_path / "nope.toml")

@@ -1,0 +1,84 @@
+"""The generic training path: resume after interruption, fine-tuning phase."""
+
+import csv
+
+import pytest
+from rich.console import Console
+
+from cnnrnn import apps, runs, training
+from cnnrnn.config import resolve_config
+from cnnrnn.data.demo import write_plant_demo
+from cnnrnn.progress import RichProgress
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    return write_plant_demo(
+        tmp_path_factory.mktemp("data") / "plants", images_per_class=16, image_size=32
+    )
+
+
+def small_config(source, **training_options):
+    overrides = {
+        "data": {"source": str(source), "image_size": [32, 32], "batch_size": 16},
+        "model": {"depth": 1, "base_filters": 4},
+        "training": {"epochs": 4, "early_stopping_patience": 10, **training_options},
+    }
+    return resolve_config(apps.get_app("plant-classifier"), overrides=overrides)
+
+
+def history_epochs(run_dir):
+    with open(run_dir / runs.HISTORY_FILE, newline="") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_interrupted_training_resumes_where_it_stopped(
+    small_demo, tmp_path, monkeypatch, seed
+):
+    app = apps.get_app("plant-classifier")
+    config = small_config(small_demo)
+    console = Console(record=True, width=200)
+    original = RichProgress.on_epoch_end
+
+    def interrupt_after_second_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RichProgress, "on_epoch_end", interrupt_after_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(app, config=config, run_dir=tmp_path, console=console)
+    assert not runs.is_finished(tmp_path)
+    assert history_epochs(tmp_path) == [0, 1]
+
+    monkeypatch.setattr(RichProgress, "on_epoch_end", original)
+    metrics = training.train(app, config=config, run_dir=tmp_path, console=console)
+    assert "Resuming" in console.export_text()
+    assert history_epochs(tmp_path) == [0, 1, 2, 3]
+    assert metrics["epochs"] == 4
+    assert runs.is_finished(tmp_path)
+
+
+def test_resuming_with_another_configuration_is_refused(small_demo, tmp_path):
+    runs.write_json(tmp_path / runs.CONFIG_FILE, small_config(small_demo, epochs=9))
+    with pytest.raises(runs.RunDirError, match="different configuration"):
+        training.train(
+            apps.get_app("plant-classifier"),
+            config=small_config(small_demo),
+            run_dir=tmp_path,
+            console=Console(quiet=True),
+        )
+
+
+def test_frozen_backbone_then_fine_tuning(small_demo, tmp_path, seed):
+    app = apps.get_app("plant-classifier")
+    config = small_config(small_demo, epochs=1, fine_tune_epochs=1)
+    config["model"].update(backbone="mobilenet_v3_small", augment=False)
+    metrics = training.train(
+        app, config=config, run_dir=tmp_path, console=Console(quiet=True)
+    )
+    assert history_epochs(tmp_path) == [0, 1]
+    assert metrics["epochs"] == 2
+    _, _, model = training.load_run(tmp_path)
+    backbone = model.get_layer("plant_classifier_backbone")
+    assert any(layer.trainable for layer in backbone.layers)
