@@ -1,0 +1,280 @@
+"""Plant classifier: RGB image -> class, from scratch or on a pretrained backbone."""
+
+import keras
+
+from cnnrnn.models.layers import conv_block
+
+# Backbone name -> (keras.applications constructor, (scale, offset) that maps raw
+# 0..255 pixels to the range the backbone expects, or None when the backbone
+# includes its own preprocessing and takes raw pixels).
+_BACKBONES = {
+    "mobilenet_v2": (keras.applications.MobileNetV2, (1 / 127.5, -1.0)),
+    "mobilenet_v3_small": (keras.applications.MobileNetV3Small, None),
+    "mobilenet_v3_large": (keras.applications.MobileNetV3Large, None),
+    "efficientnet_b0": (keras.applications.EfficientNetB0, None),
+    "efficientnet_v2_b0": (keras.applications.EfficientNetV2B0, None),
+}
+BACKBONES = tuple(_BACKBONES)
+_MIN_BACKBONE_SIZE = 32
+
+
+def build_plant_classifier(
+    *,
+    input_shape=(64, 64, 3),
+    num_classes,
+    backbone=None,
+    weights=None,
+    train_backbone=False,
+    depth=3,
+    base_filters=32,
+    dropout=0.2,
+    augment=True,
+    learning_rate=1e-3,
+    compile=True,
+    name=None,
+):
+    """Builds an image classifier that takes raw RGB pixels.
+
+    The model takes float32 images with values in `[0, 255]`. Random
+    augmentation (flips, rotation, zoom, contrast; active only in training)
+    and the rescaling that the network expects are layers of the model, so a
+    saved model takes raw pixels too.
+
+    Without a `backbone` the features come from `depth` convolution blocks
+    (see `cnnrnn.models.layers.conv_block`) with `base_filters * 2**i`
+    filters, then global average pooling. With a `backbone` they come from a
+    `keras.applications` model, named `f"{name}_backbone"`, which is frozen
+    (and run in inference mode) unless `train_backbone=True`. Either way a
+    dropout layer and a float32 softmax `Dense` layer follow, so the model
+    also works under a `"mixed_float16"` dtype policy.
+
+    Args:
+        input_shape: tuple of 3 ints. `(height, width, 3)`; at least 32x32
+            with a backbone, at least `2**depth` without. Defaults to
+            `(64, 64, 3)`.
+        num_classes: int. Number of classes, at least 2.
+        backbone: str or None. One of `"mobilenet_v2"`,
+            `"mobilenet_v3_small"`, `"mobilenet_v3_large"`,
+            `"efficientnet_b0"`, `"efficientnet_v2_b0"`, or None for the
+            convolution blocks. Defaults to None.
+        weights: str or None. `"imagenet"` to load pretrained backbone weights
+            (downloaded on first use), or None for random ones. Needs a
+            `backbone`. Defaults to None.
+        train_backbone: bool. Whether the backbone is trainable from the
+            start. Defaults to False; see `prepare_fine_tuning` for the
+            second phase of frozen-then-fine-tune training.
+        depth: int. Number of convolution blocks, at least 1. Ignored with a
+            backbone. Defaults to 3.
+        base_filters: int. Filters of the first block, at least 1. Ignored
+            with a backbone. Defaults to 32.
+        dropout: float. Dropout rate before the classifier, in `[0, 1)`.
+            Defaults to 0.2.
+        augment: bool. Whether to add the random augmentation layers.
+            Defaults to True.
+        learning_rate: float. Adam learning rate, positive. Defaults to 1e-3.
+        compile: bool. Whether to compile the model with Adam, sparse
+            categorical cross-entropy and accuracy. Defaults to True.
+        name: str or None. Model name and prefix of every layer name.
+            Defaults to `"plant_classifier"`.
+
+    Returns:
+        A functional `keras.Model` mapping `(batch, height, width, 3)` images
+        to `(batch, num_classes)` class probabilities.
+
+    Raises:
+        ValueError: if an argument is out of range or unknown.
+
+    Example:
+
+    >>> model = build_plant_classifier(input_shape=(32, 32, 3), num_classes=4)
+    >>> model.output_shape
+    (None, 4)
+    """
+    _validate(
+        input_shape=input_shape,
+        num_classes=num_classes,
+        backbone=backbone,
+        weights=weights,
+        depth=depth,
+        base_filters=base_filters,
+        dropout=dropout,
+    )
+    _validate_learning_rate(learning_rate)
+    name = name or "plant_classifier"
+    input_shape = tuple(input_shape)
+
+    inputs = keras.Input(shape=input_shape, name="images")
+    x = _augment(inputs, name=name) if augment else inputs
+    if backbone is None:
+        x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(x)
+        for i in range(depth):
+            x = conv_block(x, base_filters * 2**i, name=f"{name}_block{i + 1}")
+        x = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    else:
+        x = _backbone_features(
+            x,
+            backbone,
+            weights=weights,
+            train_backbone=train_backbone,
+            input_shape=input_shape,
+            name=name,
+        )
+    x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name=f"{name}_predictions"
+    )(x)
+    model = keras.Model(inputs, outputs, name=name)
+    if compile:
+        _compile(model, learning_rate)
+    return model
+
+
+def prepare_fine_tuning(model, *, learning_rate):
+    """Unfreezes a plant classifier's backbone for the fine-tuning phase.
+
+    Follows the Keras transfer-learning guide: the backbone becomes trainable
+    except its `BatchNormalization` layers, which stay frozen (and the model
+    already runs the backbone in inference mode when it was built frozen).
+    The model is recompiled with its loss and metrics (the factory's when it
+    was never compiled) and `Adam(learning_rate)`; use a small rate such as
+    1e-5.
+
+    Args:
+        model: `keras.Model` made by `build_plant_classifier`.
+        learning_rate: float. Adam learning rate for fine-tuning, positive.
+
+    Returns:
+        True if the model has a backbone and was prepared; False, with the
+        model unchanged, if it has none.
+
+    Raises:
+        ValueError: if `learning_rate` is not positive.
+
+    Example:
+
+    >>> model = build_plant_classifier(
+    ...     input_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v3_small"
+    ... )
+    >>> prepare_fine_tuning(model, learning_rate=1e-5)
+    True
+    """
+    _validate_learning_rate(learning_rate)
+    backbone_name = f"{model.name}_backbone"
+    if backbone_name not in {layer.name for layer in model.layers}:
+        return False
+    backbone = model.get_layer(backbone_name)
+    backbone.trainable = True
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    if model.compiled:
+        config = model.get_compile_config()
+        config["optimizer"] = keras.optimizers.serialize(
+            keras.optimizers.Adam(learning_rate)
+        )
+        model.compile_from_config(config)
+    else:
+        _compile(model, learning_rate)
+    return True
+
+
+def _augment(x, *, name):
+    x = keras.layers.RandomFlip("horizontal_and_vertical", name=f"{name}_flip")(x)
+    x = keras.layers.RandomRotation(0.1, name=f"{name}_rotation")(x)
+    x = keras.layers.RandomZoom(0.1, name=f"{name}_zoom")(x)
+    return keras.layers.RandomContrast(0.1, name=f"{name}_contrast")(x)
+
+
+def _backbone_features(x, backbone, *, weights, train_backbone, input_shape, name):
+    constructor, rescaling = _BACKBONES[backbone]
+    if rescaling is not None:
+        scale, offset = rescaling
+        x = keras.layers.Rescaling(scale, offset=offset, name=f"{name}_rescaling")(x)
+    base = constructor(
+        include_top=False, weights=weights, input_shape=input_shape, pooling="avg"
+    )
+    # Renamed afterwards: EfficientNetV2 constructors look their blocks up by name.
+    base.name = f"{name}_backbone"
+    if train_backbone:
+        return base(x)
+    base.trainable = False
+    return base(x, training=False)
+
+
+def _compile(model, learning_rate):
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+
+
+def _validate(
+    *, input_shape, num_classes, backbone, weights, depth, base_filters, dropout
+):
+    if not _is_int(num_classes) or num_classes < 2:
+        raise ValueError(
+            "Argument `num_classes` must be an integer >= 2. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    if backbone is not None and backbone not in _BACKBONES:
+        expected = ", ".join(repr(b) for b in (None, *BACKBONES))
+        raise ValueError(
+            f"Unknown backbone. Received: backbone={backbone!r}. "
+            f"Expected one of {expected}."
+        )
+    if weights not in (None, "imagenet"):
+        raise ValueError(
+            f"Received: weights={weights!r}. Expected one of None, 'imagenet'."
+        )
+    if weights is not None and backbone is None:
+        raise ValueError(
+            "Pretrained weights need a backbone. "
+            f"Received: weights={weights!r}, backbone=None."
+        )
+    if not _is_int(depth) or depth < 1:
+        raise ValueError(
+            f"Argument `depth` must be an integer >= 1. Received: depth={depth!r}"
+        )
+    if not _is_int(base_filters) or base_filters < 1:
+        raise ValueError(
+            "Argument `base_filters` must be an integer >= 1. "
+            f"Received: base_filters={base_filters!r}"
+        )
+    if not _is_number(dropout) or not 0 <= dropout < 1:
+        raise ValueError(
+            f"Argument `dropout` must be in [0, 1). Received: dropout={dropout!r}"
+        )
+    if (
+        not isinstance(input_shape, (tuple, list))
+        or len(input_shape) != 3
+        or not all(_is_int(dim) and dim >= 1 for dim in input_shape)
+        or input_shape[-1] != 3
+    ):
+        raise ValueError(
+            "Argument `input_shape` must be (height, width, 3). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    min_size = _MIN_BACKBONE_SIZE if backbone else 2**depth
+    if min(input_shape[:2]) < min_size:
+        reason = f"backbone={backbone!r}" if backbone else f"depth={depth}"
+        raise ValueError(
+            f"Images must be at least {min_size}x{min_size} with {reason}. "
+            f"Received: input_shape={input_shape!r}"
+        )
+
+
+def _validate_learning_rate(learning_rate):
+    if not _is_number(learning_rate) or learning_rate <= 0:
+        raise ValueError(
+            "Argument `learning_rate` must be positive. "
+            f"Received: learning_rate={learning_rate!r}"
+        )
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,208 @@
+import keras
+import numpy as np
+import pytest
+from test_case import assert_learns, run_model_smoke_test, run_saving_test
+
+from cnnrnn.models import build_plant_classifier, prepare_fine_tuning
+from cnnrnn.models.plant_classifier import BACKBONES
+
+SMALL = {"input_shape": (16, 16, 3), "depth": 2, "base_filters": 4}
+
+
+def _images(batch, size=16):
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 255, (batch, size, size, 3)).astype("float32")
+
+
+def _stripes(count, size=16):
+    """Horizontal (class 0) or vertical (class 1) stripes, random phase and noise."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(count) % 2
+    rows = np.arange(size)
+    images = []
+    for label in labels:
+        period = rng.integers(3, 6)
+        stripes = ((rows + rng.integers(period)) // max(period // 2, 1)) % 2
+        image = np.tile(stripes[:, None], (1, size)) * 200.0
+        image = image.T if label else image
+        image = image[..., None] + rng.uniform(0, 55, (size, size, 3))
+        images.append(image)
+    return np.stack(images).astype("float32"), labels
+
+
+def test_outputs_are_class_probabilities(seed):
+    model = build_plant_classifier(num_classes=3, **SMALL)
+    probabilities = model.predict(_images(2), verbose=0)
+    assert probabilities.shape == (2, 3)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_layer_names_are_stable():
+    names = [layer.name for layer in build_plant_classifier(num_classes=3).layers]
+    assert names[:6] == [
+        "images",
+        "plant_classifier_flip",
+        "plant_classifier_rotation",
+        "plant_classifier_zoom",
+        "plant_classifier_contrast",
+        "plant_classifier_rescaling",
+    ]
+    assert "plant_classifier_block1_conv1" in names
+    assert "plant_classifier_block3_pool" in names
+    assert names[-3:] == [
+        "plant_classifier_pool",
+        "plant_classifier_dropout",
+        "plant_classifier_predictions",
+    ]
+
+    model = build_plant_classifier(num_classes=3, augment=False, name="leaf", **SMALL)
+    assert model.name == "leaf"
+    assert [layer.name for layer in model.layers][:3] == [
+        "images",
+        "leaf_rescaling",
+        "leaf_block1_conv1",
+    ]
+
+
+def test_smoke(seed):
+    model = build_plant_classifier(num_classes=3, **SMALL)
+    run_model_smoke_test(
+        model, _images(4), np.array([0, 1, 2, 0]), expected_output_shape=(4, 3)
+    )
+
+
+def test_saving_keeps_outputs(seed, tmp_path):
+    model = build_plant_classifier(num_classes=3, **SMALL)
+    model.train_on_batch(_images(4), np.array([0, 1, 2, 0]))
+    run_saving_test(model, _images(4), tmp_path)
+
+
+def test_learns_stripe_orientation(seed):
+    x, y = _stripes(64)
+    model = build_plant_classifier(num_classes=2, learning_rate=3e-3, **SMALL)
+    assert_learns(model, x, y, epochs=10, min_accuracy=0.9)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_every_backbone_builds(backbone):
+    model = build_plant_classifier(
+        input_shape=(32, 32, 3), num_classes=3, backbone=backbone, compile=False
+    )
+    assert model.predict(_images(2, size=32), verbose=0).shape == (2, 3)
+
+
+def test_backbone_is_frozen_then_fine_tuned(seed):
+    model = build_plant_classifier(
+        input_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v3_small"
+    )
+    backbone = model.get_layer("plant_classifier_backbone")
+    assert not backbone.trainable
+    assert not backbone.trainable_weights
+    assert [w.path for w in model.trainable_weights] == [
+        "plant_classifier_predictions/kernel",
+        "plant_classifier_predictions/bias",
+    ]
+    run_model_smoke_test(
+        model,
+        _images(4, size=32),
+        np.array([0, 1, 2, 0]),
+        expected_output_shape=(4, 3),
+    )
+
+    assert prepare_fine_tuning(model, learning_rate=1e-5) is True
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            assert not layer.trainable
+        elif layer.weights:
+            assert layer.trainable, layer.name
+    assert len(model.trainable_weights) > 2
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
+    logs = model.train_on_batch(
+        _images(4, size=32), np.array([0, 1, 2, 0]), return_dict=True
+    )
+    assert logs.keys() == {"loss", "accuracy"}
+    assert np.isfinite(logs["loss"])
+
+
+# The untrained model's optimizer has no slot variables yet; loading warns so.
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
+def test_backbone_model_saves_and_fine_tunes_after_loading(seed, tmp_path):
+    model = build_plant_classifier(
+        input_shape=(32, 32, 3), num_classes=2, backbone="mobilenet_v2"
+    )
+    loaded = run_saving_test(model, _images(2, size=32), tmp_path, atol=1e-5)
+    assert not loaded.get_layer("plant_classifier_backbone").trainable
+    assert prepare_fine_tuning(loaded, learning_rate=1e-5) is True
+    assert loaded.get_layer("plant_classifier_backbone").trainable
+
+
+def test_fine_tuning_compiles_an_uncompiled_model():
+    model = build_plant_classifier(
+        input_shape=(32, 32, 3),
+        num_classes=2,
+        backbone="mobilenet_v3_small",
+        compile=False,
+    )
+    assert prepare_fine_tuning(model, learning_rate=1e-5) is True
+    assert model.compiled
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+
+
+def test_fine_tuning_without_backbone_changes_nothing():
+    model = build_plant_classifier(num_classes=3, **SMALL)
+    optimizer = model.optimizer
+    trainable = [layer.trainable for layer in model.layers]
+    assert prepare_fine_tuning(model, learning_rate=1e-5) is False
+    assert model.optimizer is optimizer
+    assert [layer.trainable for layer in model.layers] == trainable
+
+
+@pytest.fixture
+def mixed_precision():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    yield
+    keras.config.set_dtype_policy(previous)
+
+
+def test_mixed_precision_outputs_float32(seed, mixed_precision):
+    model = build_plant_classifier(num_classes=3, **SMALL)
+    assert model.get_layer("plant_classifier_block1_conv1").compute_dtype == "float16"
+    probabilities = model.predict(_images(2), verbose=0)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_classes": 1},
+        {"num_classes": 2.5},
+        {"input_shape": (16, 16)},
+        {"input_shape": (16, 16, 1)},
+        {"input_shape": (16, 0, 3)},
+        {"input_shape": (4, 4, 3), "depth": 3},
+        {"input_shape": (16, 16, 3), "backbone": "mobilenet_v3_small"},
+        {"backbone": "resnet"},
+        {"backbone": "mobilenet_v2", "weights": "places365"},
+        {"weights": "imagenet"},
+        {"depth": 0},
+        {"base_filters": 0},
+        {"dropout": 1.0},
+        {"dropout": -0.1},
+        {"learning_rate": 0},
+        {"learning_rate": -1e-3},
+    ],
+    ids=str,
+)
+def test_invalid_arguments_raise(kwargs):
+    kwargs = {"num_classes": 3, **kwargs}
+    with pytest.raises(ValueError, match="Received:"):
+        build_plant_classifier(**kwargs)
+
+
+def test_fine_tuning_rejects_non_positive_learning_rate():
+    model = build_plant_classifier(num_classes=3, **SMALL)
+    with pytest.raises(ValueError, match="Received: learning_rate=0"):
+        prepare_fine_tuning(model, learning_rate=0)

@@ -1,0 +1,81 @@
+"""Checks shared by the tests of every application model.
+
+Import them in a test module with `from test_case import run_model_smoke_test`
+(pytest puts `tests/` on `sys.path` because `tests/conftest.py` lives there).
+"""
+
+import keras
+import numpy as np
+
+
+def run_model_smoke_test(model, x, y, *, expected_output_shape):
+    """Checks that a compiled model predicts, trains and rebuilds from its config.
+
+    Args:
+        model: compiled `keras.Model` with a single output.
+        x: inputs of one small batch.
+        y: targets of that batch.
+        expected_output_shape: tuple. Shape of `model.predict(x)`.
+    """
+    outputs = model.predict(x, verbose=0)
+    assert outputs.shape == tuple(expected_output_shape)
+
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert np.isfinite(logs["loss"]), logs
+
+    rebuilt = model.__class__.from_config(model.get_config())
+    assert rebuilt.output_shape == model.output_shape
+    assert [layer.name for layer in rebuilt.layers] == [
+        layer.name for layer in model.layers
+    ]
+    assert rebuilt.predict(x, verbose=0).shape == outputs.shape
+
+
+def run_saving_test(model, x, tmp_path, *, atol=1e-6):
+    """Checks that a model saved to `.keras` loads safely with the same outputs.
+
+    Args:
+        model: `keras.Model` using only serialisable (registered) layers.
+        x: inputs to compare the outputs on.
+        tmp_path: `pathlib.Path` of a scratch folder (the `tmp_path` fixture).
+        atol: float. Largest allowed absolute difference. Defaults to 1e-6.
+
+    Returns:
+        The loaded model.
+    """
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=atol
+    )
+    return loaded
+
+
+def assert_learns(model, x, y, *, epochs, min_accuracy, batch_size=8):
+    """Fits a compiled model on small learnable data and checks its accuracy.
+
+    The model must be compiled with the `"accuracy"` metric. After fitting, it
+    is evaluated on the same data in inference mode (no dropout or
+    augmentation, batch norm moving statistics), so the check also covers the
+    path a saved model predicts with.
+
+    Args:
+        model: compiled `keras.Model`.
+        x: training inputs.
+        y: training targets.
+        epochs: int. Number of epochs to fit.
+        min_accuracy: float. Accuracy the fitted model must reach.
+        batch_size: int. Defaults to 8.
+
+    Returns:
+        The `keras.callbacks.History` of the fit.
+    """
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    logs = model.evaluate(x, y, batch_size=batch_size, return_dict=True, verbose=0)
+    accuracy = logs["accuracy"]
+    assert accuracy >= min_accuracy, (
+        f"accuracy {accuracy:.3f} < {min_accuracy} after {epochs} epochs; "
+        f"history: {history.history}"
+    )
+    return history
