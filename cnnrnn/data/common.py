@@ -1,7 +1,12 @@
 """What every data loader returns, and helpers shared by the loaders."""
 
 import dataclasses
+import numbers
 from typing import Any
+
+import numpy as np
+
+from cnnrnn.errors import DataError
 
 
 @dataclasses.dataclass
@@ -23,3 +28,101 @@ class DataSplits:
     test: Any
     model_args: dict
     info: dict
+
+
+def check_choice(name, value, choices):
+    """Raises `DataError` unless `value` is one of `choices` (keras style)."""
+    if value not in choices:
+        expected = ", ".join(repr(choice) for choice in choices)
+        raise DataError(f"Received: {name}={value!r}. Expected one of {expected}.")
+
+
+def check_positive_int(name, value):
+    """Raises `DataError` unless `value` is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise DataError(f"Received: {name}={value!r}. Expected an integer >= 1.")
+
+
+def check_split_fractions(validation_split, test_split):
+    """Raises `DataError` unless both fractions are in [0, 1] and sum to <= 1."""
+    for name, value in (
+        ("validation_split", validation_split),
+        ("test_split", test_split),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not 0 <= value <= 1
+        ):
+            raise DataError(
+                f"Received: {name}={value!r}. Expected a fraction between 0 and 1."
+            )
+    if validation_split + test_split > 1 + 1e-9:
+        raise DataError(
+            f"Received: validation_split={validation_split!r}, "
+            f"test_split={test_split!r}. Expected fractions that sum to at most 1."
+        )
+
+
+def stratified_split(labels, *, validation_split, test_split, seed):
+    """Splits example indices into train, validation and test, class by class.
+
+    Each class is shuffled with `seed` and cut in the given proportions, so every
+    split keeps the class balance of the whole. A class with at least 3 examples
+    puts at least one example in each split whose fraction is non-zero (and keeps
+    one for training unless the fractions sum to 1).
+
+    Args:
+        labels: sequence of class labels (any hashable values), one per example.
+        validation_split: float. Fraction of each class for validation.
+        test_split: float. Fraction of each class for testing; 1.0 puts every
+            example in the test split.
+        seed: int. Seed of the shuffle; the same seed gives the same split.
+
+    Returns:
+        A tuple `(train, validation, test)` of shuffled int64 index arrays.
+
+    Raises:
+        DataError: if a fraction is outside [0, 1] or they sum to more than 1.
+
+    Example:
+
+    >>> train, val, test = stratified_split(
+    ...     [0, 0, 0, 0, 1, 1, 1, 1], validation_split=0.25, test_split=0.25, seed=1
+    ... )
+    >>> len(train), len(val), len(test)
+    (4, 2, 2)
+    """
+    check_split_fractions(validation_split, test_split)
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    parts = ([], [], [])
+    for label in np.unique(labels):
+        indices = np.flatnonzero(labels == label)
+        rng.shuffle(indices)
+        n_val, n_test = _split_counts(len(indices), validation_split, test_split)
+        parts[2].append(indices[:n_test])
+        parts[1].append(indices[n_test : n_test + n_val])
+        parts[0].append(indices[n_test + n_val :])
+    splits = []
+    for part in parts:
+        indices = np.concatenate(part) if part else np.zeros(0, np.int64)
+        splits.append(rng.permutation(indices).astype(np.int64))
+    return tuple(splits)
+
+
+def _split_counts(n, validation_split, test_split):
+    """Numbers of validation and test examples for a class of `n` examples."""
+    n_test = round(n * test_split)
+    n_val = round(n * (test_split + validation_split)) - n_test
+    if n < 3:
+        return n_val, n_test
+    n_test = max(n_test, int(test_split > 0))
+    n_val = max(n_val, int(validation_split > 0))
+    keep_for_train = int(validation_split + test_split < 1 - 1e-9)
+    while n_val + n_test > n - keep_for_train:
+        if n_val >= n_test:
+            n_val -= 1
+        else:
+            n_test -= 1
+    return n_val, n_test

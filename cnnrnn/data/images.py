@@ -1,0 +1,630 @@
+"""Image classification data: a folder of class sub-folders, or `tfds:NAME`."""
+
+import concurrent.futures
+import dataclasses
+import io
+import numbers
+import os
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image, UnidentifiedImageError
+
+from cnnrnn.data.common import (
+    DataSplits,
+    check_choice,
+    check_positive_int,
+    check_split_fractions,
+    stratified_split,
+)
+from cnnrnn.errors import DataError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+
+_ON_BAD_FILE = ("skip", "error")
+
+# A split is cached in memory when its decoded float32 images fit in this budget.
+_CACHE_BUDGET_BYTES = 1 << 30
+# Shuffle buffer (in undecoded examples) of a training split too big to cache.
+_SHUFFLE_BUFFER = 10_000
+# At most this many skipped files are listed in `info["skipped_files"]`.
+_MAX_LISTED_SKIPS = 20
+# Formats that `tf.io.decode_image` turns into correct RGB pixels in any mode;
+# other files (palette or 1-bit BMP, TIFF or WebP under an image extension) are
+# decoded by PIL inside the pipeline.
+_TF_FORMATS = ("JPEG", "PNG", "GIF")
+_TF_BMP_MODES = ("RGB", "RGBA", "L")
+
+
+def load_images(source, **kwargs):
+    """Loads image classification data from a class folder or TensorFlow Datasets.
+
+    Args:
+        source: str or path. `"tfds:NAME"` loads the TensorFlow Datasets set
+            `NAME` with `load_tfds_images`; anything else is a folder with one
+            sub-folder per class, loaded with `load_image_folder`.
+        **kwargs: keyword arguments of the chosen loader. `on_bad_file` only
+            concerns folders; it is checked, then ignored for `"tfds:NAME"`, so
+            one set of options serves both kinds of source.
+
+    Returns:
+        A `DataSplits` of `(images, labels)` batches.
+
+    Raises:
+        DataError: see `load_image_folder` and `load_tfds_images`.
+
+    Example:
+
+    >>> data = load_images("tfds:tf_flowers", image_size=128)
+    >>> data = load_images("photos/", validation_split=0.2)
+    """
+    if isinstance(source, str) and source.startswith("tfds:"):
+        check_choice("on_bad_file", kwargs.pop("on_bad_file", "skip"), _ON_BAD_FILE)
+        return load_tfds_images(source.removeprefix("tfds:"), **kwargs)
+    return load_image_folder(source, **kwargs)
+
+
+def load_image_folder(
+    directory,
+    *,
+    image_size=(64, 64),
+    batch_size=32,
+    validation_split=0.15,
+    test_split=0.15,
+    seed=1337,
+    on_bad_file="skip",
+    class_names=None,
+    cache=True,
+):
+    """Loads a folder with one sub-folder of images per class.
+
+    Sub-folders sorted by name are the classes (nested folders inside a class
+    are included). Hidden files and folders are ignored, and so are files next
+    to the class folders. Every file is checked once with PIL before the
+    `tf.data` pipelines are built; files that are not readable JPEG, PNG, BMP or
+    GIF images are skipped or rejected, as `on_bad_file` says, and images that
+    are not RGB (grayscale, RGBA, palette, CMYK) are converted or rejected.
+
+    Args:
+        directory: str or path. The folder, laid out as `directory/<class>/<image>`.
+        image_size: int or tuple `(height, width)`. Size every image is resized
+            to. Defaults to `(64, 64)`.
+        batch_size: int. Examples per batch. Defaults to `32`.
+        validation_split: float. Fraction of each class for validation.
+            Defaults to `0.15`.
+        test_split: float. Fraction of each class for testing; `1.0` puts every
+            image in the test split. Defaults to `0.15`.
+        seed: int. Seed of the split and of the training shuffle. Defaults to
+            `1337`.
+        on_bad_file: `"skip"` skips unreadable or non-image files and converts
+            non-RGB images to RGB, counting both in `info`; `"error"` raises on
+            the first such file. Defaults to `"skip"`.
+        class_names: list of str, or None. The classes of a trained model, when
+            evaluating it on new data: the folder's classes must be among them
+            (one class is then enough) and labels follow this order. Defaults
+            to None (the folder's classes).
+        cache: bool. Keep the decoded images of each split in memory after the
+            first epoch, when they fit in 1 GiB. Defaults to `True`.
+
+    Returns:
+        A `DataSplits` whose datasets yield `(images, labels)` batches: float32
+        images `(batch, height, width, 3)` with raw pixel values in [0, 255] and
+        int32 class ids. A split without examples is None. `model_args` holds
+        `input_shape` and `num_classes`; `info` holds `source`, `class_names`,
+        `num_examples` per split, `num_skipped`, `skipped_files` (the first 20,
+        as `"path: reason"`) and `num_converted`.
+
+    Raises:
+        DataError: if the folder is missing or not laid out in class folders, a
+            class folder holds no images, there is only one class, a class is
+            not in `class_names`, an option is invalid, or (with
+            `on_bad_file="error"`) a file is unreadable or not RGB.
+
+    Example:
+
+    >>> data = load_image_folder("flowers/", image_size=128, batch_size=64)
+    >>> model.fit(data.train, validation_data=data.validation, epochs=5)
+    """
+    height, width = _image_size(image_size)
+    check_positive_int("batch_size", batch_size)
+    check_split_fractions(validation_split, test_split)
+    check_choice("on_bad_file", on_bad_file, _ON_BAD_FILE)
+    directory = pathlib.Path(directory)
+    class_dirs = _class_folders(directory)
+    class_names = _label_order(f"Image folder '{directory}'", class_dirs, class_names)
+
+    candidates = []
+    for class_name, class_dir in class_dirs.items():
+        files = _visible_files(class_dir)
+        if not files:
+            raise DataError(
+                f"Class folder '{class_dir}' holds no images: "
+                "add images or remove the folder."
+            )
+        candidates += [(path, class_names.index(class_name)) for path in files]
+    checks = _check_files([path for path, _ in candidates], extension_check=True)
+
+    paths, labels, tf_decodable, skipped, num_converted = _apply_on_bad_file(
+        candidates, checks, on_bad_file
+    )
+    for class_name, class_dir in class_dirs.items():
+        if class_names.index(class_name) not in set(labels):
+            raise DataError(
+                f"Class folder '{class_dir}' holds no readable images (all were "
+                "skipped): add images or remove the folder."
+            )
+
+    paths, labels = np.array(paths), np.array(labels, np.int32)
+    tf_decodable = np.array(tf_decodable)
+    indices = stratified_split(
+        labels, validation_split=validation_split, test_split=test_split, seed=seed
+    )
+    splits = {
+        split: (
+            tf.data.Dataset.from_tensor_slices(
+                (paths[index], tf_decodable[index], labels[index])
+            ),
+            len(index),
+        )
+        for split, index in zip(("train", "validation", "test"), indices, strict=True)
+    }
+    decode = _image_decoder(height, width, use_pil=not tf_decodable.all())
+
+    def to_example(path, decodable, label):
+        return decode(tf.io.read_file(path), decodable), label
+
+    return _finish(
+        splits,
+        to_example,
+        source=str(directory),
+        class_names=class_names,
+        image_size=(height, width),
+        batch_size=batch_size,
+        seed=seed,
+        cache=cache,
+        extra_info={
+            "num_skipped": len(skipped),
+            "skipped_files": skipped[:_MAX_LISTED_SKIPS],
+            "num_converted": num_converted,
+        },
+    )
+
+
+def load_tfds_images(
+    name,
+    *,
+    image_size=(64, 64),
+    batch_size=32,
+    validation_split=0.15,
+    test_split=0.15,
+    seed=1337,
+    class_names=None,
+    data_dir=None,
+    cache=True,
+):
+    """Loads a TensorFlow Datasets image-classification set, such as `tf_flowers`.
+
+    The set's own `validation` and `test` splits are used when it has them;
+    a missing one is cut from the end of its `train` split by percent
+    (`validation_split` and `test_split` are fractions of `train`). The first
+    call downloads and prepares the data, which needs network access and can
+    take long; later calls read it from `data_dir`.
+
+    Args:
+        name: str. TensorFlow Datasets name, e.g. `"tf_flowers"` or
+            `"plant_village"`.
+        image_size: int or tuple `(height, width)`. Size every image is resized
+            to. Defaults to `(64, 64)`.
+        batch_size: int. Examples per batch. Defaults to `32`.
+        validation_split: float. Fraction of `train` used for validation when
+            the set has no `validation` split. Defaults to `0.15`.
+        test_split: float. Fraction of `train` used for testing when the set
+            has no `test` split; `1.0` puts all of `train` there. Defaults to
+            `0.15`.
+        seed: int. Seed of the training shuffle. Defaults to `1337`.
+        class_names: list of str, or None. The classes of a trained model: the
+            set's classes must be among them and labels follow this order.
+            Defaults to None (the set's classes).
+        data_dir: str or None. Where TensorFlow Datasets keeps its data.
+            Defaults to None (`~/tensorflow_datasets`).
+        cache: bool. Keep the decoded images of each split in memory after the
+            first epoch, when they fit in 1 GiB. Defaults to `True`.
+
+    Returns:
+        A `DataSplits` like `load_image_folder`'s, with `info["source"]` set to
+        `"tfds:NAME"`, `info["splits"]` naming the TensorFlow Datasets split
+        behind each split, and no skipped or converted files.
+
+    Raises:
+        DataError: if TensorFlow Datasets does not know `name`, the set is not
+            an image-classification set, a class is not in `class_names`, or
+            an option is invalid.
+
+    Example:
+
+    >>> data = load_tfds_images("tf_flowers", image_size=128)
+    >>> data.info["class_names"]
+    ['dandelion', 'daisy', 'tulips', 'sunflowers', 'roses']
+    """
+    # Imported here: importing TensorFlow Datasets takes seconds.
+    import tensorflow_datasets as tfds
+
+    height, width = _image_size(image_size)
+    check_positive_int("batch_size", batch_size)
+    check_split_fractions(validation_split, test_split)
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.DatasetNotFoundError:
+        raise DataError(
+            f"Unknown TensorFlow Datasets name {name!r}: see "
+            "`tfds.list_builders()` for the names, e.g. 'tfds:tf_flowers'."
+        ) from None
+    features = dict(builder.info.features.items())
+    image_key, label_key = builder.info.supervised_keys or (None, None)
+    if not (
+        isinstance(features.get(image_key), tfds.features.Image)
+        and isinstance(features.get(label_key), tfds.features.ClassLabel)
+    ):
+        raise DataError(
+            f"TensorFlow Datasets set {name!r} is not an image-classification set "
+            "(an image input and a class label): choose one such as 'tf_flowers'."
+        )
+    source_names = list(features[label_key].names)
+    class_names = _label_order(
+        f"TensorFlow Datasets set {name!r}", source_names, class_names
+    )
+    label_map = tf.constant([class_names.index(n) for n in source_names], tf.int32)
+
+    builder.download_and_prepare()
+    # A mocked set (`tfds.testing.mock_data`) has no split information.
+    available = set(builder.info.splits) or {"train"}
+    split_specs = _tfds_split_specs(name, available, validation_split, test_split)
+    splits = {}
+    for split, spec in split_specs.items():
+        if spec is None:
+            splits[split] = (None, 0)
+            continue
+        # Images stay encoded until after the shuffle; `to_example` decodes them.
+        encoded = builder.as_dataset(
+            split=spec,
+            as_supervised=True,
+            decoders={image_key: tfds.decode.SkipDecoding()},
+            shuffle_files=split == "train",
+            read_config=tfds.ReadConfig(shuffle_seed=seed),
+        )
+        splits[split] = (encoded, int(encoded.cardinality()))
+    decode = _image_decoder(height, width, use_pil=False)
+
+    def to_example(contents, label):
+        return decode(contents, True), tf.gather(label_map, label)
+
+    return _finish(
+        splits,
+        to_example,
+        source=f"tfds:{name}",
+        class_names=class_names,
+        image_size=(height, width),
+        batch_size=batch_size,
+        seed=seed,
+        cache=cache,
+        extra_info={
+            "splits": split_specs,
+            "num_skipped": 0,
+            "skipped_files": [],
+            "num_converted": 0,
+        },
+    )
+
+
+def load_image_files(paths, *, image_size=(64, 64)):
+    """Reads image files for prediction, resized the same way as for training.
+
+    Args:
+        paths: list of str or paths (or a single one). JPEG, PNG, BMP or GIF
+            files, in any mode; non-RGB images are converted to RGB.
+        image_size: int or tuple `(height, width)`. Size every image is resized
+            to; use the model's input size. Defaults to `(64, 64)`.
+
+    Returns:
+        A float32 NumPy array `(len(paths), height, width, 3)` of raw pixel
+        values in [0, 255].
+
+    Raises:
+        DataError: if no path is given, or a file is missing or not a readable
+            image.
+
+    Example:
+
+    >>> images = load_image_files(["rose.jpg", "tulip.png"], image_size=128)
+    >>> model.predict(images).argmax(axis=-1)
+    """
+    height, width = _image_size(image_size)
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    paths = [str(path) for path in paths]
+    if not paths:
+        raise DataError("No image files given: pass at least one image path.")
+    checks = _check_files(paths, extension_check=False)
+    for path, check in zip(paths, checks, strict=True):
+        if check.problem is not None:
+            raise DataError(
+                f"Image file '{path}' {check.problem}: pass a readable JPEG, PNG, "
+                "BMP or GIF file."
+            )
+    tf_decodable = [check.tf_decodable for check in checks]
+    decode = _image_decoder(height, width, use_pil=not all(tf_decodable))
+    images = tf.data.Dataset.from_tensor_slices((paths, tf_decodable)).map(
+        lambda path, decodable: decode(tf.io.read_file(path), decodable),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return images.batch(len(paths)).get_single_element().numpy()
+
+
+def _apply_on_bad_file(candidates, checks, on_bad_file):
+    """Keeps the usable `(path, label)` candidates; raises or counts the others.
+
+    Returns:
+        Lists of the kept paths, labels and `tf_decodable` flags, the list of
+        skipped files as `"path: reason"`, and the number of converted images.
+    """
+    paths, labels, tf_decodable, skipped, num_converted = [], [], [], [], 0
+    for (path, label), check in zip(candidates, checks, strict=True):
+        if check.problem is not None:
+            if on_bad_file == "error":
+                raise DataError(
+                    f"Image file '{path}' {check.problem}: fix or remove it, or "
+                    "pass on_bad_file='skip' to skip such files."
+                )
+            skipped.append(f"{path}: {check.problem}")
+            continue
+        if check.mode != "RGB":
+            if on_bad_file == "error":
+                raise DataError(
+                    f"Image file '{path}' has mode '{check.mode}', not RGB: convert "
+                    "it to RGB, or pass on_bad_file='skip' to convert such images."
+                )
+            num_converted += 1
+        paths.append(str(path))
+        labels.append(label)
+        tf_decodable.append(check.tf_decodable)
+    return paths, labels, tf_decodable, skipped, num_converted
+
+
+@dataclasses.dataclass(frozen=True)
+class _FileCheck:
+    """What PIL found in one file: a problem (why it is unusable) or its mode."""
+
+    problem: str | None = None
+    mode: str | None = None
+    tf_decodable: bool = True
+
+
+def _check_file(path, extension_check):
+    if extension_check and path.suffix.lower() not in IMAGE_EXTENSIONS:
+        extensions = ", ".join(IMAGE_EXTENSIONS)
+        return _FileCheck(
+            problem=f"is not an image file (expected one of {extensions})"
+        )
+    if not path.is_file():
+        return _FileCheck(problem="does not exist")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            mode, image_format = image.mode, image.format
+    except UnidentifiedImageError:
+        return _FileCheck(problem="is not an image PIL can read")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        message = " ".join(str(error).split())
+        return _FileCheck(problem=f"is a corrupt image ({message})")
+    tf_decodable = image_format in _TF_FORMATS or (
+        image_format == "BMP" and mode in _TF_BMP_MODES
+    )
+    return _FileCheck(mode=mode, tf_decodable=tf_decodable)
+
+
+def _check_files(paths, *, extension_check):
+    """Opens and decodes every file once with PIL, in threads."""
+    paths = [pathlib.Path(path) for path in paths]
+    with concurrent.futures.ThreadPoolExecutor() as executor:
+        return list(
+            executor.map(lambda path: _check_file(path, extension_check), paths)
+        )
+
+
+def _image_decoder(height, width, *, use_pil):
+    """Returns `decode(contents, tf_decodable)`: float32 RGB, resized.
+
+    `tf_decodable` says whether TensorFlow decodes the file correctly; with
+    `use_pil`, the others are decoded by PIL (a Python call, so only when needed).
+    """
+
+    def decode(contents, tf_decodable):
+        def decode_with_tf():
+            return tf.io.decode_image(contents, channels=3, expand_animations=False)
+
+        if use_pil:
+            image = tf.cond(
+                tf_decodable,
+                decode_with_tf,
+                lambda: tf.numpy_function(_decode_with_pil, [contents], tf.uint8),
+            )
+        else:
+            image = decode_with_tf()
+        image.set_shape((None, None, 3))
+        return tf.image.resize(image, (height, width))
+
+    return decode
+
+
+def _decode_with_pil(contents):
+    with Image.open(io.BytesIO(contents)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _finish(
+    splits,
+    to_example,
+    *,
+    source,
+    class_names,
+    image_size,
+    batch_size,
+    seed,
+    cache,
+    extra_info,
+):
+    """Builds the `DataSplits` from `{split: (raw_examples, count)}`.
+
+    Each split is decoded by `to_example` in parallel, cached when it fits in
+    memory, shuffled (train only: after the cache, or before decoding when not
+    cached), batched and prefetched.
+    """
+    height, width = image_size
+    example_bytes = height * width * 3 * 4
+    datasets = {}
+    for split, (examples, count) in splits.items():
+        if count == 0:
+            datasets[split] = None
+            continue
+        fits = cache and count * example_bytes <= _CACHE_BUDGET_BYTES
+        if split == "train" and not fits:
+            examples = examples.shuffle(
+                min(count, _SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True
+            )
+        examples = examples.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
+        if fits:
+            examples = examples.cache()
+            if split == "train":
+                examples = examples.shuffle(
+                    count, seed=seed, reshuffle_each_iteration=True
+                )
+        datasets[split] = examples.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    info = {
+        "source": source,
+        "class_names": list(class_names),
+        "num_examples": {split: count for split, (_, count) in splits.items()},
+        **extra_info,
+    }
+    return DataSplits(
+        train=datasets["train"],
+        validation=datasets["validation"],
+        test=datasets["test"],
+        model_args={
+            "input_shape": (height, width, 3),
+            "num_classes": len(class_names),
+        },
+        info=info,
+    )
+
+
+def _image_size(image_size):
+    if isinstance(image_size, numbers.Integral):
+        size = (image_size, image_size)
+    else:
+        size = tuple(image_size) if isinstance(image_size, list | tuple) else ()
+    if len(size) != 2 or not all(
+        isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1
+        for n in size
+    ):
+        raise DataError(
+            f"Received: image_size={image_size!r}. Expected a positive int "
+            "or a tuple (height, width) of positive ints."
+        )
+    return int(size[0]), int(size[1])
+
+
+def _class_folders(directory):
+    """Returns `{class_name: folder}` for the visible sub-folders, sorted."""
+    if not directory.exists():
+        raise DataError(
+            f"Image folder '{directory}' does not exist: pass a folder with one "
+            "sub-folder per class, or 'tfds:NAME'."
+        )
+    if not directory.is_dir():
+        raise DataError(
+            f"Image folder '{directory}' is a file: pass a folder with one "
+            "sub-folder per class."
+        )
+    entries = [e for e in sorted(directory.iterdir()) if not e.name.startswith(".")]
+    class_dirs = {entry.name: entry for entry in entries if entry.is_dir()}
+    if not class_dirs:
+        state = "holds files but no" if entries else "is empty, with no"
+        raise DataError(
+            f"Image folder '{directory}' {state} class sub-folders: the loader "
+            "expects one sub-folder per class, e.g. "
+            f"'{directory / 'rose' / '001.jpg'}', '{directory / 'tulip' / '002.jpg'}'."
+        )
+    return class_dirs
+
+
+def _label_order(what, source_classes, class_names):
+    """Returns the class names whose order defines the labels.
+
+    `what` names the data in messages, e.g. "Image folder 'photos'".
+    """
+    source_classes = list(source_classes)
+    if class_names is None:
+        if len(source_classes) < 2:
+            raise DataError(
+                f"{what} has only one class ({source_classes[0]!r}): a classifier "
+                "needs at least two, so add a sub-folder of images per class."
+            )
+        return source_classes
+    if isinstance(class_names, str) or len(set(class_names)) != len(class_names):
+        raise DataError(
+            f"Received: class_names={class_names!r}. Expected a list of distinct "
+            "class names."
+        )
+    unknown = [name for name in source_classes if name not in class_names]
+    if unknown:
+        raise DataError(
+            f"{what} has classes the model does not know: "
+            f"{', '.join(map(repr, unknown))}. Expected only classes among "
+            f"{', '.join(map(repr, class_names))}."
+        )
+    return list(class_names)
+
+
+def _visible_files(folder):
+    """Files under `folder`, sorted, without hidden files or hidden folders."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
+def _tfds_split_specs(name, available, validation_split, test_split):
+    """Maps train/validation/test to TensorFlow Datasets split strings or None.
+
+    Splits the set lacks are cut from the end of `train`: `[train|val|test]`.
+    """
+    if "train" not in available:
+        raise DataError(
+            f"TensorFlow Datasets set {name!r} has no 'train' split "
+            f"(it has {', '.join(sorted(available))}): choose another set."
+        )
+    specs = {}
+    end = 100.0
+    for split, fraction in (("test", test_split), ("validation", validation_split)):
+        if split in available:
+            specs[split] = split
+            continue
+        start = round(max(end - 100.0 * fraction, 0.0), 6)
+        specs[split] = _train_slice(start, end)
+        end = start
+    specs["train"] = _train_slice(0.0, end)
+    return {split: specs[split] for split in ("train", "validation", "test")}
+
+
+def _train_slice(start, end):
+    """`"train[start%:end%]"`, shortened, or None when the slice is empty."""
+    if start >= end:
+        return None
+    if (start, end) == (0.0, 100.0):
+        return "train"
+    lower = f"{start:g}%" if start > 0 else ""
+    upper = f"{end:g}%" if end < 100 else ""
+    return f"train[{lower}:{upper}]"
