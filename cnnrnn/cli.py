@@ -34,7 +34,9 @@ def main(argv=None):
     except Exception as error:  # noqa: BLE001 - the CLI shows one line, never a traceback
         if args.debug:
             raise
-        error_console.print(f"[red]error:[/] {_one_line(error)}", highlight=False)
+        error_console.print(
+            f"[red]error:[/] {_one_line(error)}", highlight=False, soft_wrap=True
+        )
         return 1
     return 0
 

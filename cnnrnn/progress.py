@@ -70,7 +70,8 @@ class RichProgress(keras.callbacks.Callback):
         self.progress.update(self.epoch_task, completed=epoch + 1)
         self.console.print(
             f"epoch {epoch + 1}/{self.params.get('epochs')}  "
-            f"{format_logs(logs or {})}  ({seconds:.1f} s)"
+            f"{format_logs(logs or {})}  ({seconds:.1f} s)",
+            soft_wrap=True,
         )
 
     def on_train_end(self, logs=None):

@@ -65,7 +65,8 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
     setup = devices.configure(**config["devices"])
     console.print(
         f"[bold]{app.name}[/]: data {config['data']['source']} -> {run_dir}  "
-        f"(backend {setup.backend}, {setup.precision}, {setup.strategy_name})"
+        f"(backend {setup.backend}, {setup.precision}, {setup.strategy_name})",
+        soft_wrap=True,
     )
     splits = load_splits(app, config)
     _report_data(splits.info, console)
@@ -184,6 +185,7 @@ class Fitter:
             initial_epoch=initial_epoch,
             epochs=epochs,
             callbacks=callbacks,
+            shuffle=False,  # the training split is shuffled by its pipeline
             verbose=0,
         )
 

@@ -35,3 +35,70 @@ def conv_block(x, filters, *, name):
         x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i}")(x)
         x = keras.layers.ReLU(name=f"{name}_relu{i}")(x)
     return keras.layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+
+
+@keras.saving.register_keras_serializable(package="cnnrnn")
+class ImageAugmentation(keras.layers.Layer):
+    """Random flips, rotation, zoom and contrast, active only in training.
+
+    Keras' random preprocessing layers augment whenever `training` is not
+    passed, so a model that holds them directly augments when it is called as
+    `model(x)` or exported with `model.export()`. This layer wraps them and
+    makes inference (no augmentation) the default.
+
+    Args:
+        flip: str or None. `RandomFlip` mode. Defaults to
+            `"horizontal_and_vertical"`.
+        rotation: float. `RandomRotation` factor (fraction of a full turn).
+            Defaults to 0.1.
+        zoom: float. `RandomZoom` height factor. Defaults to 0.1.
+        contrast: float. `RandomContrast` factor. Defaults to 0.1.
+        seed: int or None. Seed of the random layers.
+        **kwargs: base layer keyword arguments, such as `name`.
+
+    Example:
+
+    >>> augment = ImageAugmentation(rotation=0.2)
+    >>> augment(keras.ops.zeros((2, 16, 16, 3)), training=True).shape
+    (2, 16, 16, 3)
+    """
+
+    def __init__(
+        self,
+        flip="horizontal_and_vertical",
+        rotation=0.1,
+        zoom=0.1,
+        contrast=0.1,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.flip, self.rotation, self.zoom = flip, rotation, zoom
+        self.contrast, self.seed = contrast, seed
+        self.augmentations = [
+            keras.layers.RandomFlip(flip, seed=seed) if flip else None,
+            keras.layers.RandomRotation(rotation, seed=seed) if rotation else None,
+            keras.layers.RandomZoom(zoom, seed=seed) if zoom else None,
+            keras.layers.RandomContrast(contrast, seed=seed) if contrast else None,
+        ]
+        self.augmentations = [layer for layer in self.augmentations if layer]
+
+    def call(self, inputs, training=False):
+        if not training:
+            return inputs
+        for layer in self.augmentations:
+            inputs = layer(inputs, training=True)
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "flip": self.flip,
+            "rotation": self.rotation,
+            "zoom": self.zoom,
+            "contrast": self.contrast,
+            "seed": self.seed,
+        }

@@ -2,7 +2,7 @@
 
 import keras
 
-from cnnrnn.models.layers import conv_block
+from cnnrnn.models.layers import ImageAugmentation, conv_block
 
 # Backbone name -> (keras.applications constructor, (scale, offset) that maps raw
 # 0..255 pixels to the range the backbone expects, or None when the backbone
@@ -104,7 +104,7 @@ def build_plant_classifier(
     input_shape = tuple(input_shape)
 
     inputs = keras.Input(shape=input_shape, name="images")
-    x = _augment(inputs, name=name) if augment else inputs
+    x = ImageAugmentation(name=f"{name}_augmentation")(inputs) if augment else inputs
     if backbone is None:
         x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(x)
         for i in range(depth):
@@ -176,13 +176,6 @@ def prepare_fine_tuning(model, *, learning_rate):
     else:
         _compile(model, learning_rate)
     return True
-
-
-def _augment(x, *, name):
-    x = keras.layers.RandomFlip("horizontal_and_vertical", name=f"{name}_flip")(x)
-    x = keras.layers.RandomRotation(0.1, name=f"{name}_rotation")(x)
-    x = keras.layers.RandomZoom(0.1, name=f"{name}_zoom")(x)
-    return keras.layers.RandomContrast(0.1, name=f"{name}_contrast")(x)
 
 
 def _backbone_features(x, backbone, *, weights, train_backbone, input_shape, name):

@@ -40,12 +40,9 @@ def test_outputs_are_class_probabilities(seed):
 
 def test_layer_names_are_stable():
     names = [layer.name for layer in build_plant_classifier(num_classes=3).layers]
-    assert names[:6] == [
+    assert names[:3] == [
         "images",
-        "plant_classifier_flip",
-        "plant_classifier_rotation",
-        "plant_classifier_zoom",
-        "plant_classifier_contrast",
+        "plant_classifier_augmentation",
         "plant_classifier_rescaling",
     ]
     assert "plant_classifier_block1_conv1" in names
@@ -63,6 +60,15 @@ def test_layer_names_are_stable():
         "leaf_rescaling",
         "leaf_block1_conv1",
     ]
+
+
+def test_augmentation_only_in_training(seed):
+    model = build_plant_classifier(num_classes=3, dropout=0.0, **SMALL)
+    images = _images(2)
+    expected = model.predict(images, verbose=0)
+    np.testing.assert_allclose(model(images), expected, atol=1e-6)
+    augmented = model.get_layer("plant_classifier_augmentation")(images, training=True)
+    assert not np.allclose(augmented, images)
 
 
 def test_smoke(seed):
