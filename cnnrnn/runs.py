@@ -56,8 +56,8 @@ def is_finished(run_dir):
     return (run_dir / MODEL_FILE).is_file() and (run_dir / METRICS_FILE).is_file()
 
 
-def prepare_run_dir(run_dir, *, config, overwrite=False):
-    """Makes `run_dir` ready for training and says whether it resumes a run.
+def check_run_dir(run_dir, *, config, overwrite=False):
+    """Says how a training run can use `run_dir`, without changing anything.
 
     Args:
         run_dir: path-like. Where the run is written.
@@ -68,7 +68,8 @@ def prepare_run_dir(run_dir, *, config, overwrite=False):
             is not a cnnrnn run is never deleted.
 
     Returns:
-        True when an interrupted run in `run_dir` will be resumed.
+        `"new"` (absent or empty), `"resume"` (an interrupted run of the same
+        configuration) or `"replace"` (a run to delete first, as asked).
 
     Raises:
         RunDirError: when `run_dir` cannot be used as asked.
@@ -77,30 +78,34 @@ def prepare_run_dir(run_dir, *, config, overwrite=False):
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"Output '{run_dir}' is a file: choose a folder path.")
     if not run_dir.exists() or not any(run_dir.iterdir()):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        return False
+        return "new"
     if not (run_dir / CONFIG_FILE).is_file():
         raise RunDirError(
             f"Output '{run_dir}' is a non-empty folder that is not a cnnrnn run: "
             "choose another --output (it is never deleted, even with --overwrite)."
         )
     if overwrite:
-        shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True)
-        return False
+        return "replace"
     if is_finished(run_dir):
         raise RunDirError(
             f"Output '{run_dir}' already holds a finished run: pass --overwrite to "
             "replace it or choose another --output."
         )
-    saved = read_json(run_dir / CONFIG_FILE)
-    if not same_run(saved, config):
+    if not same_run(read_json(run_dir / CONFIG_FILE), config):
         raise RunDirError(
             f"Output '{run_dir}' holds an interrupted run with a different "
             "configuration: rerun with the same options to resume it, or pass "
             "--overwrite to start again."
         )
-    return True
+    return "resume"
+
+
+def make_run_dir(run_dir, state):
+    """Creates `run_dir` for a run in `state` as returned by `check_run_dir`."""
+    run_dir = pathlib.Path(run_dir)
+    if state == "replace":
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def same_run(saved, config):

@@ -59,7 +59,7 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
     console = console or Console()
     run_dir = pathlib.Path(run_dir)
     config = resolve_source(app, config)
-    resuming = runs.prepare_run_dir(run_dir, config=config, overwrite=overwrite)
+    state = runs.check_run_dir(run_dir, config=config, overwrite=overwrite)
     training = config["training"]
     keras.utils.set_random_seed(training["seed"])
     setup = devices.configure(**config["devices"])
@@ -76,12 +76,13 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
         "model_from_data": splits.model_args,
         "data_info": splits.info,
     }
-    if not resuming:
-        runs.write_json(run_dir / runs.CONFIG_FILE, config)
     with setup.scope():
         model = build_model(app, config)
-    if resuming:
+    runs.make_run_dir(run_dir, state)
+    if state == "resume":
         console.print(f"Resuming the interrupted run in {run_dir}.")
+    else:
+        runs.write_json(run_dir / runs.CONFIG_FILE, config)
 
     started = time.perf_counter()
     fit = Fitter(model, splits, run_dir, training, console)

@@ -160,6 +160,27 @@ def test_invalid_factory_argument_is_a_one_line_error(tmp_path, capsys, demo_hom
     assert code == 1
     assert "Received: backbone='resnet9000'" in err
     assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_data_is_a_one_line_error_and_leaves_no_run(tmp_path, capsys):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    Image.new("RGB", (8, 8)).save(flat / "a.png")
+    output = tmp_path / "run"
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "plant-classifier",
+        "--data",
+        str(flat),
+        "--output",
+        str(output),
+    )
+    assert code == 1
+    assert "sub-folder per class" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not output.exists()
 
 
 def test_config_file_sets_options(tmp_path, capsys, demo_home):

@@ -16,17 +16,25 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
     assert runs.read_json(target) == {"a": 1}
 
 
-def test_prepare_run_dir_states(tmp_path):
+def test_run_dir_states(tmp_path):
     config = {"app": "x", "data": {}, "model": {"depth": 2}, "training": {}}
     run_dir = tmp_path / "run"
-    assert runs.prepare_run_dir(run_dir, config=config) is False
+    assert runs.check_run_dir(run_dir, config=config) == "new"
+    assert not run_dir.exists()
+    runs.make_run_dir(run_dir, "new")
     runs.write_json(run_dir / runs.CONFIG_FILE, config)
-    assert runs.prepare_run_dir(run_dir, config=config) is True
+    assert runs.check_run_dir(run_dir, config=config) == "resume"
+    other = {**config, "model": {"depth": 3}}
+    with pytest.raises(runs.RunDirError, match="different configuration"):
+        runs.check_run_dir(run_dir, config=other)
     (run_dir / runs.MODEL_FILE).write_text("m")
     (run_dir / runs.METRICS_FILE).write_text("{}")
     with pytest.raises(runs.RunDirError, match="--overwrite"):
-        runs.prepare_run_dir(run_dir, config=config)
-    assert runs.prepare_run_dir(run_dir, config=config, overwrite=True) is False
+        runs.check_run_dir(run_dir, config=config)
+    state = runs.check_run_dir(run_dir, config=config, overwrite=True)
+    assert state == "replace"
+    assert runs.is_finished(run_dir)
+    runs.make_run_dir(run_dir, state)
     assert list(run_dir.iterdir()) == []
 
 
@@ -34,4 +42,4 @@ def test_a_file_is_not_a_run_dir(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")
     with pytest.raises(runs.RunDirError, match="is a file"):
-        runs.prepare_run_dir(path, config={})
+        runs.check_run_dir(path, config={})

@@ -83,6 +83,10 @@ class ImageAugmentation(keras.layers.Layer):
         ]
         self.augmentations = [layer for layer in self.augmentations if layer]
 
+    def build(self, input_shape):
+        for layer in self.augmentations:
+            layer.build(input_shape)
+
     def call(self, inputs, training=False):
         if not training:
             return inputs
