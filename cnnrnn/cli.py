@@ -20,8 +20,10 @@ error_console = Console(stderr=True)
 
 def main(argv=None):
     """Entry point of the `cnnrnn` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     if not args.debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with _native_stderr_silenced():
@@ -156,7 +158,7 @@ def cmd_train(args):
     )
     run_dir = args.output or training.default_run_dir(app.name)
     args.resume_hint = (
-        f"Resume with: cnnrnn train {' '.join(sys.argv[2:])} --output {run_dir}"
+        f"Resume with: cnnrnn {' '.join(args.argv)} --output {run_dir}"
         if args.output is None
         else "Run the same command again to resume."
     )

@@ -75,4 +75,10 @@ class RichProgress(keras.callbacks.Callback):
         )
 
     def on_train_end(self, logs=None):
-        self.progress.stop()
+        self.close()
+
+    def close(self):
+        """Removes the bars; safe to call more than once."""
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None

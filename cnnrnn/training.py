@@ -178,17 +178,20 @@ class Fitter:
                 patience=self.training["early_stopping_patience"],
             ),
             keras.callbacks.CSVLogger(self.history_path, append=True),
-            RichProgress(self.console, description=description),
         ]
-        self.model.fit(
-            self.splits.train,
-            validation_data=self.splits.validation,
-            initial_epoch=initial_epoch,
-            epochs=epochs,
-            callbacks=callbacks,
-            shuffle=False,  # the training split is shuffled by its pipeline
-            verbose=0,
-        )
+        progress = RichProgress(self.console, description=description)
+        try:
+            self.model.fit(
+                self.splits.train,
+                validation_data=self.splits.validation,
+                initial_epoch=initial_epoch,
+                epochs=epochs,
+                callbacks=[*callbacks, progress],
+                shuffle=False,  # the training split is shuffled by its pipeline
+                verbose=0,
+            )
+        finally:
+            progress.close()  # also when interrupted, so the terminal is restored
 
 
 def _evaluation_split(splits):

@@ -43,4 +43,3 @@ def test_plant_classifier_learns_its_demo_data_with_default_settings(
     )
     assert metrics["best_val_accuracy"] >= 0.9
     assert metrics["accuracy"] >= 0.85  # held-out test split, chance is 0.25
-
