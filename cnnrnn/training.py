@@ -10,7 +10,7 @@ from rich.console import Console
 
 from cnnrnn import __version__, devices, plots, runs
 from cnnrnn.data.demo import ensure_demo_data
-from cnnrnn.errors import RunDirError
+from cnnrnn.errors import CnnrnnError, RunDirError
 from cnnrnn.progress import RichProgress
 
 
@@ -61,6 +61,7 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
     config = resolve_source(app, config)
     state = runs.check_run_dir(run_dir, config=config, overwrite=overwrite)
     training = config["training"]
+    check_training_options(training)
     keras.utils.set_random_seed(training["seed"])
     setup = devices.configure(**config["devices"])
     console.print(
@@ -100,20 +101,16 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
                 initial_epoch=first,
                 epochs=first + training["fine_tune_epochs"],
             )
+        else:
+            console.print("This model has no backbone to fine-tune: skipped.")
     model.load_weights(fit.best_weights)
+    history = fit.history()
     metrics = {
         "monitor": fit.monitor,
         "epochs": fit.epochs_done(),
         "train_seconds": round(time.perf_counter() - started, 2),
+        **_best_epoch(history, fit.monitor),
     }
-    history = fit.history()
-    if fit.monitor in history:
-        values = history[fit.monitor]
-        best = min(range(len(values)), key=values.__getitem__)
-        metrics["best_epoch"] = best + 1
-        for key, values in history.items():
-            if key.startswith("val_"):
-                metrics[f"best_{key}"] = values[best]
     plots.plot_learning_curves(
         history, run_dir / runs.PLOTS_DIR / "learning_curves.png"
     )
@@ -192,6 +189,35 @@ class Fitter:
             )
         finally:
             progress.close()  # also when interrupted, so the terminal is restored
+
+
+def _best_epoch(history, monitor):
+    """The best epoch by `monitor` and the validation metrics it reached."""
+    if monitor not in history:
+        return {}
+    values = history[monitor]
+    best = min(range(len(values)), key=values.__getitem__)
+    metrics = {"best_epoch": best + 1}
+    for key, values in history.items():
+        if key.startswith("val_"):
+            metrics[f"best_{key}"] = values[best]
+    return metrics
+
+
+def check_training_options(training):
+    """Raises `CnnrnnError` for training options out of range."""
+    counts = {"epochs": 1, "early_stopping_patience": 0, "fine_tune_epochs": 0}
+    for key, minimum in counts.items():
+        value = training[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise CnnrnnError(
+                f"Received: {key}={value!r}. Expected an integer >= {minimum}."
+            )
+    rate = training["fine_tune_learning_rate"]
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+        raise CnnrnnError(
+            f"Received: fine_tune_learning_rate={rate!r}. Expected a positive number."
+        )
 
 
 def _evaluation_split(splits):

@@ -150,6 +150,8 @@ def test_unknown_application_and_option_are_one_line_errors(capsys, demo_home):
     assert code == 1 and "Unknown model option 'dept'" in err
     code, _, err = run_cli(capsys, "train", "plant-classifier", "--set", "depth=3")
     assert code == 1 and "SECTION.KEY=VALUE" in err
+    code, _, err = run_cli(capsys, "train", "plant-classifier", "--epochs", "0")
+    assert code == 1 and "Received: epochs=0" in err
 
 
 def test_invalid_factory_argument_is_a_one_line_error(tmp_path, capsys, demo_home):
