@@ -2,6 +2,7 @@
 
 import csv
 
+import keras
 import pytest
 from rich.console import Console
 
@@ -82,3 +83,26 @@ def test_frozen_backbone_then_fine_tuning(small_demo, tmp_path, seed):
     _, _, model = training.load_run(tmp_path)
     backbone = model.get_layer("plant_classifier_backbone")
     assert any(layer.trainable for layer in backbone.layers)
+
+
+@pytest.mark.parametrize(
+    "devices",
+    [{"strategy": "mirrored"}, {"precision": "mixed_float16"}],
+    ids=["mirrored", "mixed_float16"],
+)
+def test_training_under_a_strategy_or_mixed_precision(
+    small_demo, tmp_path, devices, seed
+):
+    config = small_config(small_demo, epochs=1)
+    config["devices"].update(devices)
+    try:
+        metrics = training.train(
+            apps.get_app("plant-classifier"),
+            config=config,
+            run_dir=tmp_path,
+            console=Console(quiet=True),
+        )
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert runs.is_finished(tmp_path)
+    assert 0.0 <= metrics["accuracy"] <= 1.0
