@@ -26,6 +26,8 @@ class App:
             `cnnrnn.data.common.DataSplits`.
         write_demo_data: callable. `write_demo_data(directory)` writes a
             small learnable data set that `load_data` reads.
+        demo_source: str. Path of the data source inside the demo folder
+            (empty: the folder itself).
         predict: callable. `predict(model, inputs, config, top_k=...)`
             returning one `{"input", "predictions"}` dict per input.
         defaults: dict. Default `data`, `model` and `training` options.
@@ -44,6 +46,7 @@ class App:
     predict: Callable
     defaults: dict
     model_from_data: tuple[str, ...] = ()
+    demo_source: str = ""
     reports: tuple[Callable, ...] = ()
     prepare_fine_tuning: Callable | None = None
 
@@ -51,14 +54,10 @@ class App:
 def predict_images(model, inputs, config, *, top_k=3):
     """Classifies image files with a trained image classifier."""
     pixels = images.load_image_files(inputs, image_size=config["data"]["image_size"])
-    probabilities = model.predict(pixels, verbose=0)
-    ranked = classification.top_k_predictions(
-        probabilities, config["data_info"]["class_names"], k=top_k
+    class_names = config["data_info"]["class_names"]
+    return classification.predict_classes(
+        model, pixels, inputs, class_names, top_k=top_k
     )
-    return [
-        {"input": str(path), "predictions": predictions}
-        for path, predictions in zip(inputs, ranked, strict=True)
-    ]
 
 
 PLANT_CLASSIFIER = App(

@@ -26,6 +26,28 @@ def top_k_predictions(probabilities, class_names, *, k=3):
     ]
 
 
+def predict_classes(model, batch, inputs, class_names, *, top_k=3):
+    """Runs a classifier on a batch and ranks the classes for each input.
+
+    Args:
+        model: a classifier returning class probabilities.
+        batch: the model's input for all `inputs` at once.
+        inputs: list. What each example came from (file path, text), echoed
+            in the result.
+        class_names: list of str. Name of each class index.
+        top_k: int. How many classes to keep per example. Defaults to 3.
+
+    Returns:
+        One `{"input", "predictions"}` dict per input, see `top_k_predictions`.
+    """
+    probabilities = model.predict(batch, verbose=0)
+    ranked = top_k_predictions(probabilities, class_names, k=top_k)
+    return [
+        {"input": str(item), "predictions": predictions}
+        for item, predictions in zip(inputs, ranked, strict=True)
+    ]
+
+
 def confusion_matrix(labels, predictions, num_classes):
     """Counts `(true, predicted)` pairs into a `(num_classes, num_classes)` matrix."""
     matrix = np.zeros((num_classes, num_classes), dtype="int64")

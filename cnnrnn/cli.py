@@ -94,7 +94,14 @@ def build_parser():
 
     sub = commands.add_parser("predict", help="predict with a trained run")
     sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
-    sub.add_argument("inputs", metavar="INPUT", nargs="+", help="input files")
+    sub.add_argument(
+        "inputs", metavar="INPUT", nargs="*", help="inputs: files, or texts"
+    )
+    sub.add_argument(
+        "--from-file",
+        metavar="FILE",
+        help="read more inputs from FILE, one per line ('-' for standard input)",
+    )
     sub.add_argument("--top-k", type=int, default=3, help="classes to show (3)")
     sub.add_argument("--json", action="store_true", help="print JSON")
     _add_safe_mode_option(sub)
@@ -193,10 +200,18 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
+    from cnnrnn.errors import CnnrnnError
     from cnnrnn.training import load_run
 
+    inputs = list(args.inputs)
+    if args.from_file:
+        inputs += _read_lines(args.from_file)
+    if not inputs:
+        raise CnnrnnError(
+            "Nothing to predict: pass inputs after RUN_DIR or --from-file FILE."
+        )
     app, config, model = load_run(args.run_dir, safe_mode=args.safe_mode)
-    results = app.predict(model, args.inputs, config, top_k=args.top_k)
+    results = app.predict(model, inputs, config, top_k=args.top_k)
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -249,6 +264,22 @@ def _add_safe_mode_option(parser):
         help="allow the model file to run arbitrary code when loaded (trusted "
         "files only)",
     )
+
+
+def _read_lines(path):
+    """Non-empty lines of a UTF-8 file, or of standard input for '-'."""
+    from cnnrnn.errors import CnnrnnError
+
+    if path == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = pathlib.Path(path).read_bytes().decode("utf-8", errors="replace")
+        except OSError as error:
+            raise CnnrnnError(
+                f"Cannot read --from-file '{path}': {error.strerror}."
+            ) from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _parse_sets(items):

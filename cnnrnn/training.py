@@ -24,7 +24,7 @@ def resolve_source(app, config):
     """Returns `config` with its data source set, generating demo data if none."""
     if config["data"].get("source"):
         return config
-    source = ensure_demo_data(app.name, app.write_demo_data)
+    source = ensure_demo_data(app.name, app.write_demo_data) / app.demo_source
     return {**config, "data": {**config["data"], "source": str(source)}}
 
 

@@ -1,5 +1,6 @@
 """The `cnnrnn` command end to end on a small version of the demo data."""
 
+import io
 import json
 import subprocess
 import sys
@@ -232,3 +233,27 @@ def test_console_script_help_is_fast_and_clean():
     assert result.returncode == 0
     for command in ("train", "evaluate", "predict", "export", "devices", "list"):
         assert command in result.stdout
+
+
+def test_predict_reads_inputs_from_a_file_or_stdin(
+    trained_run, demo_home, capsys, tmp_path, monkeypatch
+):
+    images = sorted((demo_home / "demo" / "plant-classifier").rglob("*.png"))[:3]
+    listing = tmp_path / "inputs.txt"
+    listing.write_text("\n".join(map(str, images[1:])) + "\n\n")
+    code, out, _ = run_cli(
+        capsys, "predict", str(trained_run), str(images[0]), "--from-file",
+        str(listing), "--json",
+    )  # fmt: skip
+    assert code == 0
+    assert [r["input"] for r in json.loads(out)] == [str(p) for p in images]
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{images[2]}\n"))
+    code, out, _ = run_cli(
+        capsys, "predict", str(trained_run), "--from-file", "-", "--json"
+    )
+    assert code == 0
+    assert [r["input"] for r in json.loads(out)] == [str(images[2])]
+
+    code, _, err = run_cli(capsys, "predict", str(trained_run))
+    assert code == 1 and "--from-file" in err
