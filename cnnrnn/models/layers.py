@@ -106,3 +106,168 @@ class ImageAugmentation(keras.layers.Layer):
             "contrast": self.contrast,
             "seed": self.seed,
         }
+
+
+@keras.saving.register_keras_serializable(package="cnnrnn")
+class BoundSequenceLength(keras.layers.Layer):
+    """Keeps padded token ids between 1 and `max_length` tokens long.
+
+    Takes the `(batch, steps)` integer ids of a vectorizer that pads with 0 at
+    the end, such as `keras.layers.TextVectorization(output_mode="int")`.
+    Sequences longer than `max_length` keep their first `max_length` ids.
+    A sequence with no tokens at all (an empty text, or only punctuation)
+    becomes the single id `empty_value`, the out-of-vocabulary id by default:
+    recurrent layers fail on a batch with zero steps, and cuDNN fails on a
+    sequence that is masked throughout. Padding is otherwise left as it is, so
+    each batch stays only as long as its longest sequence.
+
+    Args:
+        max_length: int or None. Largest number of ids kept per sequence, or
+            None to keep them all. Defaults to None.
+        empty_value: int. Id that stands for an empty sequence. Defaults to 1,
+            the out-of-vocabulary id of `TextVectorization`.
+        **kwargs: base layer keyword arguments, such as `name`.
+
+    Example:
+
+    >>> ids = keras.ops.convert_to_tensor([[5, 6, 7, 8], [0, 0, 0, 0]])
+    >>> keras.ops.convert_to_numpy(BoundSequenceLength(max_length=3)(ids))
+    array([[5, 6, 7],
+           [1, 0, 0]], dtype=int32)
+    """
+
+    def __init__(self, max_length=None, empty_value=1, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = max_length
+        self.empty_value = empty_value
+
+    def call(self, inputs):
+        if self.max_length is not None:
+            inputs = inputs[:, : self.max_length]
+        # The padding column makes a first step exist even in a batch of length 0.
+        first = keras.ops.pad(inputs, [[0, 0], [0, 1]])[:, :1]
+        has_tokens = keras.ops.any(keras.ops.not_equal(inputs, 0), axis=1)
+        first = keras.ops.where(
+            keras.ops.expand_dims(has_tokens, 1),
+            first,
+            keras.ops.cast(self.empty_value, first.dtype),
+        )
+        return keras.ops.concatenate([first, inputs[:, 1:]], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        batch, steps = input_shape
+        if steps is not None and self.max_length is not None:
+            steps = min(steps, self.max_length)
+        return (batch, None if steps is None else max(steps, 1))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "max_length": self.max_length,
+            "empty_value": self.empty_value,
+        }
+
+
+@keras.saving.register_keras_serializable(package="cnnrnn")
+class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+    """Global max pooling over time that ignores masked (padding) steps.
+
+    `keras.layers.GlobalMaxPooling1D` ignores the mask, so padding steps take
+    part in the maximum and the result of a sequence depends on how long the
+    other sequences of its batch are. This layer takes the maximum over the
+    unmasked steps only; a sequence masked throughout pools to zeros.
+
+    Args:
+        **kwargs: base layer keyword arguments, such as `name`.
+
+    Example:
+
+    >>> x = keras.ops.convert_to_tensor([[[1.0], [5.0]], [[2.0], [9.0]]])
+    >>> mask = keras.ops.convert_to_tensor([[True, True], [True, False]])
+    >>> keras.ops.convert_to_numpy(MaskedGlobalMaxPooling1D()(x, mask=mask))
+    array([[5.],
+           [2.]], dtype=float32)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return keras.ops.max(inputs, axis=1)
+        mask = keras.ops.expand_dims(keras.ops.cast(mask, "bool"), -1)
+        lowest = keras.ops.cast(float("-inf"), inputs.dtype)
+        pooled = keras.ops.max(keras.ops.where(mask, inputs, lowest), axis=1)
+        return keras.ops.where(
+            keras.ops.any(mask, axis=1), pooled, keras.ops.zeros_like(pooled)
+        )
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="cnnrnn")
+class AttentionPooling1D(keras.layers.Layer):
+    """Additive (Bahdanau) attention pooling over time with a masked softmax.
+
+    Scores every step as `score_t = v . tanh(W h_t + b)`, turns the scores
+    into weights with a softmax over the unmasked steps (masked steps weigh
+    exactly 0; a sequence masked throughout pools to zeros) and returns the
+    weighted sum of the steps. The softmax runs in float32, also under a
+    mixed-precision policy.
+
+    Args:
+        units: int. Size of the hidden layer that scores the steps.
+        **kwargs: base layer keyword arguments, such as `name`.
+
+    Example:
+
+    >>> pool = AttentionPooling1D(16)
+    >>> keras.ops.shape(pool(keras.ops.ones((2, 5, 8))))
+    (2, 8)
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        self.kernel = self.add_weight(
+            name="kernel", shape=(features, self.units), initializer="glorot_uniform"
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.units,), initializer="zeros"
+        )
+        self.score_kernel = self.add_weight(
+            name="score_kernel", shape=(self.units, 1), initializer="glorot_uniform"
+        )
+
+    def call(self, inputs, mask=None):
+        hidden = keras.ops.tanh(keras.ops.matmul(inputs, self.kernel) + self.bias)
+        scores = keras.ops.squeeze(keras.ops.matmul(hidden, self.score_kernel), -1)
+        scores = keras.ops.cast(scores, "float32")
+        if mask is not None:
+            mask = keras.ops.cast(mask, "bool")
+            scores = keras.ops.where(mask, scores, -1e9)
+        weights = keras.ops.exp(scores - keras.ops.max(scores, axis=1, keepdims=True))
+        if mask is not None:
+            weights = weights * keras.ops.cast(mask, "float32")
+        total = keras.ops.sum(weights, axis=1, keepdims=True)
+        weights = weights / keras.ops.maximum(total, keras.config.epsilon())
+        weights = keras.ops.cast(keras.ops.expand_dims(weights, -1), inputs.dtype)
+        return keras.ops.sum(inputs * weights, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}

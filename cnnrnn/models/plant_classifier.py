@@ -2,6 +2,13 @@
 
 import keras
 
+from cnnrnn.models.checks import (
+    check_fraction,
+    check_int,
+    check_positive,
+    compile_classifier,
+    is_int,
+)
 from cnnrnn.models.layers import ImageAugmentation, conv_block
 
 # Backbone name -> (keras.applications constructor, (scale, offset) that maps raw
@@ -99,7 +106,7 @@ def build_plant_classifier(
         base_filters=base_filters,
         dropout=dropout,
     )
-    _validate_learning_rate(learning_rate)
+    check_positive("learning_rate", learning_rate)
     name = name or "plant_classifier"
     input_shape = tuple(input_shape)
 
@@ -125,7 +132,7 @@ def build_plant_classifier(
     )(x)
     model = keras.Model(inputs, outputs, name=name)
     if compile:
-        _compile(model, learning_rate)
+        compile_classifier(model, learning_rate)
     return model
 
 
@@ -158,7 +165,7 @@ def prepare_fine_tuning(model, *, learning_rate):
     >>> prepare_fine_tuning(model, learning_rate=1e-5)
     True
     """
-    _validate_learning_rate(learning_rate)
+    check_positive("learning_rate", learning_rate)
     backbone_name = f"{model.name}_backbone"
     if backbone_name not in {layer.name for layer in model.layers}:
         return False
@@ -174,7 +181,7 @@ def prepare_fine_tuning(model, *, learning_rate):
         )
         model.compile_from_config(config)
     else:
-        _compile(model, learning_rate)
+        compile_classifier(model, learning_rate)
     return True
 
 
@@ -194,22 +201,10 @@ def _backbone_features(x, backbone, *, weights, train_backbone, input_shape, nam
     return base(x, training=False)
 
 
-def _compile(model, learning_rate):
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-    )
-
-
 def _validate(
     *, input_shape, num_classes, backbone, weights, depth, base_filters, dropout
 ):
-    if not _is_int(num_classes) or num_classes < 2:
-        raise ValueError(
-            "Argument `num_classes` must be an integer >= 2. "
-            f"Received: num_classes={num_classes!r}"
-        )
+    check_int("num_classes", num_classes, minimum=2)
     if backbone is not None and backbone not in _BACKBONES:
         expected = ", ".join(repr(b) for b in (None, *BACKBONES))
         raise ValueError(
@@ -225,23 +220,13 @@ def _validate(
             "Pretrained weights need a backbone. "
             f"Received: weights={weights!r}, backbone=None."
         )
-    if not _is_int(depth) or depth < 1:
-        raise ValueError(
-            f"Argument `depth` must be an integer >= 1. Received: depth={depth!r}"
-        )
-    if not _is_int(base_filters) or base_filters < 1:
-        raise ValueError(
-            "Argument `base_filters` must be an integer >= 1. "
-            f"Received: base_filters={base_filters!r}"
-        )
-    if not _is_number(dropout) or not 0 <= dropout < 1:
-        raise ValueError(
-            f"Argument `dropout` must be in [0, 1). Received: dropout={dropout!r}"
-        )
+    check_int("depth", depth)
+    check_int("base_filters", base_filters)
+    check_fraction("dropout", dropout)
     if (
         not isinstance(input_shape, (tuple, list))
         or len(input_shape) != 3
-        or not all(_is_int(dim) and dim >= 1 for dim in input_shape)
+        or not all(is_int(dim) and dim >= 1 for dim in input_shape)
         or input_shape[-1] != 3
     ):
         raise ValueError(
@@ -255,19 +240,3 @@ def _validate(
             f"Images must be at least {min_size}x{min_size} with {reason}. "
             f"Received: input_shape={input_shape!r}"
         )
-
-
-def _validate_learning_rate(learning_rate):
-    if not _is_number(learning_rate) or learning_rate <= 0:
-        raise ValueError(
-            "Argument `learning_rate` must be positive. "
-            f"Received: learning_rate={learning_rate!r}"
-        )
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

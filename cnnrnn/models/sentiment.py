@@ -1,0 +1,268 @@
+"""Sentiment RNN: raw text -> sentiment class (Embedding + LSTM/GRU)."""
+
+from collections import Counter
+
+import keras
+
+from cnnrnn.models.checks import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_positive,
+    compile_classifier,
+)
+from cnnrnn.models.layers import (
+    AttentionPooling1D,
+    BoundSequenceLength,
+    MaskedGlobalMaxPooling1D,
+)
+
+RNN_TYPES = ("lstm", "gru")
+POOLINGS = ("last", "max", "attention")
+_RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+# Tokens that `TextVectorization` reserves for padding and out-of-vocabulary words.
+_RESERVED_TOKENS = ("", "[UNK]")
+
+
+def build_sentiment_rnn(
+    *,
+    vocabulary=None,
+    vectorizer=None,
+    num_classes=2,
+    standardize="lower_and_strip_punctuation",
+    max_length=None,
+    rnn_type="lstm",
+    bidirectional=True,
+    num_layers=1,
+    units=64,
+    embedding_dim=64,
+    dropout=0.3,
+    recurrent_dropout=0.0,
+    pooling="last",
+    learning_rate=1e-3,
+    compile=True,
+    name=None,
+):
+    """Builds a text classifier that takes raw strings.
+
+    The model takes a batch of raw strings. A `TextVectorization` layer inside
+    the model turns them into word ids, padded with 0 only up to the longest
+    text of the batch, so a saved model takes raw strings too. The ids go
+    through an `Embedding` with `mask_zero=True`: every later layer ignores the
+    padding, and a text gets the same prediction whatever the length of the
+    other texts of its batch. `num_layers` LSTM or GRU layers follow
+    (bidirectional by default), then a pooling over time, a dropout layer and
+    a float32 softmax `Dense` layer, so the model also works under a
+    `"mixed_float16"` dtype policy.
+
+    Texts longer than `max_length` words keep their first `max_length`
+    words. A text with no words at all (empty, or only punctuation) is read as
+    one out-of-vocabulary word.
+
+    The string input needs the tensorflow backend. `model.predict` in Keras
+    3.15 rejects NumPy arrays of dtype `str` (`<U...`); pass a `tf.data`
+    dataset, a `tf.Tensor` of strings, or a NumPy array of dtype `object`
+    (calling `model(texts)` accepts any of them). The custom layers live in
+    `cnnrnn.models.layers`: import `cnnrnn.models` before
+    `keras.saving.load_model`.
+
+    Args:
+        vocabulary: list of str or None. Words of the vectorizer, most
+            frequent first, without the padding token `""` and the
+            out-of-vocabulary token `"[UNK]"` (as in
+            `TextVectorization.get_vocabulary()[2:]`). Give exactly one of
+            `vocabulary` and `vectorizer`. Defaults to None.
+        vectorizer: `keras.layers.TextVectorization` or None. An adapted
+            vectorizer with `output_mode="int"`, used as it is (with its own
+            name, standardization and padding). Defaults to None.
+        num_classes: int. Number of classes, at least 2. Defaults to 2.
+        standardize: str or None. `TextVectorization` standardization of the
+            vectorizer built from `vocabulary`: `"lower_and_strip_punctuation"`,
+            `"lower"`, `"strip_punctuation"` or None. Ignored with a
+            `vectorizer`. Defaults to `"lower_and_strip_punctuation"`.
+        max_length: int or None. Largest number of words read per text, at
+            least 1, or None to read whole texts. Defaults to None.
+        rnn_type: str. `"lstm"` or `"gru"`. Defaults to `"lstm"`.
+        bidirectional: bool. Whether every recurrent layer reads the text in
+            both directions (`keras.layers.Bidirectional`). Defaults to True.
+        num_layers: int. Number of stacked recurrent layers, at least 1.
+            Defaults to 1.
+        units: int. Units of every recurrent layer (per direction), at least
+            1. Defaults to 64.
+        embedding_dim: int. Size of the word embeddings, at least 1.
+            Defaults to 64.
+        dropout: float. Input dropout of the recurrent layers and dropout
+            rate before the classifier, in `[0, 1)`. Defaults to 0.3.
+        recurrent_dropout: float. Dropout of the recurrent state, in
+            `[0, 1)`. Anything but 0 rules out the fast cuDNN kernels on a
+            GPU. Defaults to 0.0.
+        pooling: str. How the steps of the last recurrent layer become one
+            vector: `"last"` (its output at the last word of each text; the
+            first word for the backward direction), `"max"` (maximum over the
+            words, see `MaskedGlobalMaxPooling1D`) or `"attention"` (learned
+            weighted sum over the words, see `AttentionPooling1D`). Defaults
+            to `"last"`.
+        learning_rate: float. Adam learning rate, positive. Defaults to 1e-3.
+        compile: bool. Whether to compile the model with Adam, sparse
+            categorical cross-entropy and accuracy. Defaults to True.
+        name: str or None. Model name and prefix of every layer name (but a
+            given `vectorizer`'s). Defaults to `"sentiment_rnn"`.
+
+    Returns:
+        A functional `keras.Model` mapping a `(batch,)` string tensor to
+        `(batch, num_classes)` class probabilities.
+
+    Raises:
+        ValueError: if an argument is out of range or unknown, or if not
+            exactly one of `vocabulary` and `vectorizer` is given.
+
+    Example:
+
+    >>> model = build_sentiment_rnn(vocabulary=["good", "bad", "not"])
+    >>> model.output_shape
+    (None, 2)
+    """
+    _validate(
+        vocabulary=vocabulary,
+        vectorizer=vectorizer,
+        num_classes=num_classes,
+        max_length=max_length,
+        rnn_type=rnn_type,
+        num_layers=num_layers,
+        units=units,
+        embedding_dim=embedding_dim,
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
+        pooling=pooling,
+        learning_rate=learning_rate,
+    )
+    name = name or "sentiment_rnn"
+    if vectorizer is None:
+        vectorizer = keras.layers.TextVectorization(
+            vocabulary=list(vocabulary),
+            standardize=standardize,
+            output_mode="int",
+            output_sequence_length=None,
+            name=f"{name}_vectorizer",
+        )
+
+    inputs = keras.Input(shape=(), dtype="string", name="texts")
+    x = vectorizer(inputs)
+    x = BoundSequenceLength(max_length, name=f"{name}_length")(x)
+    x = keras.layers.Embedding(
+        vectorizer.vocabulary_size(),
+        embedding_dim,
+        mask_zero=True,
+        name=f"{name}_embedding",
+    )(x)
+    for i in range(1, num_layers + 1):
+        rnn = _RNN_LAYERS[rnn_type](
+            units,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            return_sequences=i < num_layers or pooling != "last",
+            name=f"{name}_{rnn_type}{i}" if bidirectional else f"{name}_rnn{i}",
+        )
+        if bidirectional:
+            rnn = keras.layers.Bidirectional(rnn, name=f"{name}_rnn{i}")
+        x = rnn(x)
+    if pooling == "max":
+        x = MaskedGlobalMaxPooling1D(name=f"{name}_pool")(x)
+    elif pooling == "attention":
+        x = AttentionPooling1D(units, name=f"{name}_pool")(x)
+    x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name=f"{name}_predictions"
+    )(x)
+    model = keras.Model(inputs, outputs, name=name)
+    if compile:
+        compile_classifier(model, learning_rate)
+    return model
+
+
+def _validate(
+    *,
+    vocabulary,
+    vectorizer,
+    num_classes,
+    max_length,
+    rnn_type,
+    num_layers,
+    units,
+    embedding_dim,
+    dropout,
+    recurrent_dropout,
+    pooling,
+    learning_rate,
+):
+    if (vocabulary is None) == (vectorizer is None):
+        raise ValueError(
+            "Pass exactly one of `vocabulary` and `vectorizer`. Received: "
+            f"vocabulary={_short(vocabulary)}, vectorizer={vectorizer!r}"
+        )
+    if vocabulary is not None:
+        _validate_vocabulary(vocabulary)
+    else:
+        _validate_vectorizer(vectorizer)
+    check_int("num_classes", num_classes, minimum=2)
+    if max_length is not None:
+        check_int("max_length", max_length)
+    check_choice("rnn_type", rnn_type, RNN_TYPES)
+    check_choice("pooling", pooling, POOLINGS)
+    check_int("num_layers", num_layers)
+    check_int("units", units)
+    check_int("embedding_dim", embedding_dim)
+    check_fraction("dropout", dropout)
+    check_fraction("recurrent_dropout", recurrent_dropout)
+    check_positive("learning_rate", learning_rate)
+
+
+def _validate_vocabulary(vocabulary):
+    if (
+        not isinstance(vocabulary, (list, tuple))
+        or not vocabulary
+        or not all(isinstance(token, str) for token in vocabulary)
+    ):
+        raise ValueError(
+            "Argument `vocabulary` must be a non-empty list of str. "
+            f"Received: vocabulary={_short(vocabulary)}"
+        )
+    reserved = [token for token in _RESERVED_TOKENS if token in vocabulary]
+    if reserved:
+        raise ValueError(
+            "Argument `vocabulary` must not hold the reserved tokens '' and "
+            "'[UNK]' (pass `TextVectorization.get_vocabulary()[2:]`). "
+            f"Received: vocabulary with {', '.join(map(repr, reserved))}"
+        )
+    repeated = [token for token, count in Counter(vocabulary).items() if count > 1]
+    if repeated:
+        raise ValueError(
+            "Argument `vocabulary` must not repeat tokens. Received: vocabulary "
+            f"with repeated {', '.join(map(repr, repeated[:5]))}"
+        )
+
+
+def _validate_vectorizer(vectorizer):
+    if not isinstance(vectorizer, keras.layers.TextVectorization):
+        raise ValueError(
+            "Argument `vectorizer` must be a keras.layers.TextVectorization. "
+            f"Received: vectorizer={vectorizer!r}"
+        )
+    config = vectorizer.get_config()
+    if config["output_mode"] != "int" or config["ragged"]:
+        raise ValueError(
+            "Argument `vectorizer` must have output_mode='int' and ragged=False. "
+            f"Received: output_mode={config['output_mode']!r}, "
+            f"ragged={config['ragged']!r}"
+        )
+    if vectorizer.vocabulary_size() <= len(_RESERVED_TOKENS):
+        raise ValueError(
+            "Argument `vectorizer` has no vocabulary; adapt it or give it one. "
+            f"Received: vocabulary_size={vectorizer.vocabulary_size()}"
+        )
+
+
+def _short(value):
+    """`repr` of an argument, shortened for error messages."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."

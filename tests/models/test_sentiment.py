@@ -1,0 +1,300 @@
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from test_case import assert_learns, run_model_smoke_test, run_saving_test
+
+from cnnrnn.models import build_sentiment_rnn
+from cnnrnn.models.sentiment import POOLINGS, RNN_TYPES
+
+POSITIVE = ("good", "great", "fine", "nice")
+NEGATIVE = ("bad", "awful", "poor", "dull")
+VOCABULARY = [*POSITIVE, *NEGATIVE, "not", "but", "the", "movie", "was", "very"]
+SMALL = {"vocabulary": VOCABULARY, "units": 8, "embedding_dim": 8}
+SHORT = "not bad"
+LONG = " ".join(["the movie was very good but not great"] * 6)
+
+
+def _texts(*texts):
+    # `model.predict` in Keras 3.15 rejects NumPy `str` arrays; `object` ones work.
+    return np.array(texts, dtype=object)
+
+
+def _order_dependent(count=64):
+    """Texts whose words only tell their label apart in order.
+
+    "good but not bad" (1) and "bad but not good" (0), "not bad but good" (1)
+    and "not good but bad" (0): the label is the sentiment of the word that
+    "not" does not negate. Texts come in pairs of the same words with opposite
+    labels, so a bag of words cannot beat 50%.
+    """
+    texts, labels = [], []
+    for positive in POSITIVE:
+        for negative in NEGATIVE:
+            texts += [
+                f"{positive} but not {negative}",
+                f"{negative} but not {positive}",
+                f"not {negative} but {positive}",
+                f"not {positive} but {negative}",
+            ]
+            labels += [1, 0, 1, 0]
+    return _texts(*texts[:count]), np.array(labels[:count])
+
+
+def test_outputs_are_class_probabilities_of_raw_strings(seed):
+    model = build_sentiment_rnn(num_classes=3, **SMALL)
+    texts = np.array(["The movie was GOOD!", "not bad", "unseen words only", ""])
+    probabilities = keras.ops.convert_to_numpy(model(texts))
+    assert probabilities.shape == (4, 3)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(model.predict_on_batch(texts), probabilities, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(texts.astype(object), verbose=0), probabilities, atol=1e-6
+    )
+
+
+def test_layer_names_are_stable():
+    model = build_sentiment_rnn(pooling="attention", num_layers=2, **SMALL)
+    assert [layer.name for layer in model.layers] == [
+        "texts",
+        "sentiment_rnn_vectorizer",
+        "sentiment_rnn_length",
+        "sentiment_rnn_embedding",
+        "sentiment_rnn_rnn1",
+        "sentiment_rnn_rnn2",
+        "sentiment_rnn_pool",
+        "sentiment_rnn_dropout",
+        "sentiment_rnn_predictions",
+    ]
+    assert model.get_layer("sentiment_rnn_rnn1").forward_layer.name == (
+        "forward_sentiment_rnn_lstm1"
+    )
+
+    model = build_sentiment_rnn(
+        rnn_type="gru", bidirectional=False, name="mood", **SMALL
+    )
+    assert model.name == "mood"
+    assert [layer.name for layer in model.layers][1:] == [
+        "mood_vectorizer",
+        "mood_length",
+        "mood_embedding",
+        "mood_rnn1",
+        "mood_dropout",
+        "mood_predictions",
+    ]
+    assert isinstance(model.get_layer("mood_rnn1"), keras.layers.GRU)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False], ids=["bi", "uni"])
+@pytest.mark.parametrize("rnn_type", RNN_TYPES)
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_every_configuration_builds_and_runs(pooling, rnn_type, bidirectional):
+    model = build_sentiment_rnn(
+        pooling=pooling,
+        rnn_type=rnn_type,
+        bidirectional=bidirectional,
+        num_layers=2,
+        compile=False,
+        **SMALL,
+    )
+    probabilities = keras.ops.convert_to_numpy(model(np.array([SHORT, LONG])))
+    assert probabilities.shape == (2, 2)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("rnn_type", RNN_TYPES)
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_padding_does_not_change_predictions(seed, pooling, rnn_type):
+    model = build_sentiment_rnn(
+        pooling=pooling, rnn_type=rnn_type, num_layers=2, compile=False, **SMALL
+    )
+    alone = keras.ops.convert_to_numpy(model(np.array([SHORT])))
+    padded = keras.ops.convert_to_numpy(model(np.array([SHORT, LONG])))
+    np.testing.assert_allclose(padded[:1], alone, atol=1e-5)
+    # Unknown words in place of the padding do change the prediction.
+    unknown = keras.ops.convert_to_numpy(model(np.array([SHORT + " qwerty" * 8])))
+    assert np.abs(unknown - alone).max() > 1e-4
+
+
+def test_max_length_keeps_the_first_words(seed):
+    model = build_sentiment_rnn(max_length=3, **SMALL)
+    untruncated = build_sentiment_rnn(**SMALL)
+    untruncated.set_weights(model.get_weights())
+    texts = _texts("good but not", "good but not bad at all, very bad")
+    truncated = model.predict(texts, verbose=0)
+    np.testing.assert_allclose(truncated[1], truncated[0], atol=1e-6)
+    np.testing.assert_allclose(
+        untruncated.predict(texts[:1], verbose=0), truncated[:1], atol=1e-6
+    )
+    assert not np.allclose(untruncated.predict(texts[1:], verbose=0), truncated[1:])
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_text_without_words_reads_as_unknown_word(seed, pooling):
+    model = build_sentiment_rnn(pooling=pooling, **SMALL)
+    unknown = keras.ops.convert_to_numpy(model(np.array(["qwerty"])))
+    for texts in (np.array([""]), np.array(["!?"]), np.array(["", "..."])):
+        probabilities = keras.ops.convert_to_numpy(model(texts))
+        np.testing.assert_allclose(
+            probabilities, np.repeat(unknown, len(texts), axis=0), atol=1e-6
+        )
+
+
+def test_smoke(seed):
+    model = build_sentiment_rnn(**SMALL)
+    texts = _texts("good movie", "not good", "the movie was very dull", "")
+    run_model_smoke_test(
+        model, texts, np.array([1, 0, 0, 1]), expected_output_shape=(4, 2)
+    )
+
+
+# Every custom layer: `BoundSequenceLength` is in both, and "last" adds none.
+@pytest.mark.parametrize("pooling", ["max", "attention"])
+def test_saving_keeps_outputs(seed, tmp_path, pooling):
+    model = build_sentiment_rnn(pooling=pooling, max_length=5, compile=False, **SMALL)
+    run_saving_test(model, _order_dependent(8)[0], tmp_path)
+
+
+_LOAD_AND_PREDICT = """
+import json, sys
+import keras, numpy as np
+import cnnrnn.models  # registers the custom layers
+model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+texts = np.array(json.loads(sys.argv[2]), dtype=object)
+print(json.dumps(model.predict(texts, verbose=0).tolist()))
+"""
+
+
+def test_saved_model_predicts_raw_strings_in_a_fresh_process(seed, tmp_path):
+    model = build_sentiment_rnn(pooling="attention", max_length=6, **SMALL)
+    texts, labels = _order_dependent(8)
+    model.train_on_batch(texts, labels)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    texts = ["Not bad, but GOOD!", "dull", "", LONG]
+
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_AND_PREDICT, str(path), json.dumps(texts)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    np.testing.assert_allclose(
+        loaded, model.predict(_texts(*texts), verbose=0), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_learns_word_order(seed, pooling):
+    x, y = _order_dependent(64)
+    model = build_sentiment_rnn(
+        pooling=pooling, learning_rate=2e-2, dropout=0.0, **SMALL
+    )
+    assert_learns(model, x, y, epochs=12, min_accuracy=0.9)
+
+
+def test_pre_adapted_vectorizer_is_used_as_is(seed):
+    texts = _order_dependent(16)[0]
+    vectorizer = keras.layers.TextVectorization(name="words")
+    vectorizer.adapt(texts)
+    model = build_sentiment_rnn(vectorizer=vectorizer, units=8, embedding_dim=8)
+    assert model.get_layer("words") is vectorizer
+    assert model.get_layer("sentiment_rnn_embedding").input_dim == (
+        vectorizer.vocabulary_size()
+    )
+    from_vocabulary = build_sentiment_rnn(
+        vocabulary=vectorizer.get_vocabulary()[2:], units=8, embedding_dim=8
+    )
+    from_vocabulary.set_weights(model.get_weights())
+    np.testing.assert_allclose(from_vocabulary(texts), model(texts), atol=1e-6)
+
+
+@pytest.fixture
+def mixed_precision():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    yield
+    keras.config.set_dtype_policy(previous)
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_mixed_precision_outputs_float32(seed, mixed_precision, pooling):
+    model = build_sentiment_rnn(pooling=pooling, compile=False, **SMALL)
+    assert model.get_layer("sentiment_rnn_embedding").compute_dtype == "float16"
+    assert model.get_layer("sentiment_rnn_rnn1").compute_dtype == "float16"
+    probabilities = keras.ops.convert_to_numpy(model(np.array([SHORT, LONG, ""])))
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_mixed_precision_trains(seed, mixed_precision):
+    model = build_sentiment_rnn(pooling="attention", **SMALL)
+    logs = model.train_on_batch(*_order_dependent(8), return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"vocabulary": None},
+        {"vocabulary": []},
+        {"vocabulary": "good bad"},
+        {"vocabulary": ["good", 3]},
+        {"vocabulary": ["", "[UNK]", "good"]},
+        {"vocabulary": ["good", "[UNK]"]},
+        {"vocabulary": ["good", "bad", "good"]},
+        {"num_classes": 1},
+        {"num_classes": 2.0},
+        {"rnn_type": "lsmt"},
+        {"pooling": "mean"},
+        {"num_layers": 0},
+        {"units": 0},
+        {"units": True},
+        {"embedding_dim": 0},
+        {"dropout": 1.0},
+        {"dropout": -0.1},
+        {"recurrent_dropout": 1.0},
+        {"max_length": 0},
+        {"max_length": 2.5},
+        {"learning_rate": 0},
+        {"learning_rate": "fast"},
+    ],
+    ids=str,
+)
+def test_invalid_arguments_raise(kwargs):
+    kwargs = {"vocabulary": VOCABULARY, **kwargs}
+    with pytest.raises(ValueError, match="Received:"):
+        build_sentiment_rnn(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"vectorizer": "words"},
+        {"vectorizer": {}},
+        {"vectorizer": {"vocabulary": ["a"], "ragged": True}},
+        {"vectorizer": {"vocabulary": ["a"], "output_mode": "multi_hot"}},
+        {"vectorizer": {"vocabulary": ["a"]}, "vocabulary": ["a"]},
+    ],
+    ids=["not-a-layer", "not-adapted", "ragged", "multi-hot", "both"],
+)
+def test_invalid_vectorizer_raises(kwargs):
+    """A dict stands for the keyword arguments of a `TextVectorization`."""
+    if isinstance(kwargs["vectorizer"], dict):
+        kwargs["vectorizer"] = keras.layers.TextVectorization(**kwargs["vectorizer"])
+    with pytest.raises(ValueError, match="Received:"):
+        build_sentiment_rnn(**kwargs)
+
+
+def test_invalid_choice_names_the_options():
+    with pytest.raises(
+        ValueError,
+        match=r"Received: rnn_type='lsmt'\. Expected one of 'lstm', 'gru'\.",
+    ):
+        build_sentiment_rnn(vocabulary=VOCABULARY, rnn_type="lsmt")
