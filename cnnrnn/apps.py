@@ -7,11 +7,17 @@ application's name.
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
+
 from cnnrnn import classification
-from cnnrnn.data import images
-from cnnrnn.data.demo import write_plant_demo
-from cnnrnn.errors import CnnrnnError
-from cnnrnn.models import plant_classifier
+from cnnrnn.data import images, text
+from cnnrnn.data.demo import (
+    SENTIMENT_DEMO_FILE,
+    write_plant_demo,
+    write_sentiment_demo,
+)
+from cnnrnn.errors import CnnrnnError, DataError
+from cnnrnn.models import plant_classifier, sentiment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +66,18 @@ def predict_images(model, inputs, config, *, top_k=3):
     )
 
 
+def predict_texts(model, inputs, config, *, top_k=3):
+    """Classifies raw texts with a trained text classifier."""
+    texts = [str(item) for item in inputs]
+    for number, item in enumerate(texts, start=1):
+        if not item.strip():
+            raise DataError(f"Text {number} is empty: pass texts with some words.")
+    class_names = config["data_info"]["class_names"]
+    return classification.predict_classes(
+        model, np.array(texts, dtype=object), texts, class_names, top_k=top_k
+    )
+
+
 PLANT_CLASSIFIER = App(
     name="plant-classifier",
     summary="RGB image -> plant class (CNN, optional pretrained backbone)",
@@ -84,7 +102,35 @@ PLANT_CLASSIFIER = App(
     prepare_fine_tuning=plant_classifier.prepare_fine_tuning,
 )
 
-APPS = {app.name: app for app in (PLANT_CLASSIFIER,)}
+SENTIMENT_RNN = App(
+    name="sentiment-rnn",
+    summary="raw text -> sentiment (Embedding + LSTM/GRU, bidirectional)",
+    build_model=sentiment.build_sentiment_rnn,
+    load_data=text.load_text_classification,
+    write_demo_data=write_sentiment_demo,
+    demo_source=SENTIMENT_DEMO_FILE,
+    predict=predict_texts,
+    defaults={
+        "data": {
+            "text_column": 0,
+            "label_column": -1,
+            "delimiter": "auto",
+            "header": "auto",
+            "batch_size": 32,
+            "validation_split": 0.15,
+            "test_split": 0.15,
+            "seed": 1337,
+            "max_tokens": 20000,
+            "standardize": text.STANDARDIZE,
+            "bucketing": True,
+        },
+        "training": {"epochs": 30, "early_stopping_patience": 5},
+    },
+    model_from_data=("vocabulary", "num_classes", "standardize"),
+    reports=(classification.confusion_matrix_report,),
+)
+
+APPS = {app.name: app for app in (PLANT_CLASSIFIER, SENTIMENT_RNN)}
 
 
 def get_app(name):

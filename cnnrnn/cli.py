@@ -25,7 +25,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.argv = argv
     if not args.debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with _native_stderr_silenced():
             _import_backend()
     try:

@@ -1,0 +1,94 @@
+"""`cnnrnn` end to end for sentiment-rnn: raw text in, label and probability out."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from cnnrnn import cli
+
+SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment"
+FAST = [
+    "--set", "model.units=16",
+    "--set", "model.embedding_dim=16",
+    "--epochs", "3",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sentiment_run(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    run_dir = tmp_path_factory.mktemp("runs") / "sentiment"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CNNRNN_HOME", str(home))
+        argv = ["train", "sentiment-rnn", "--output", str(run_dir), *FAST]
+        assert cli.main(argv) == 0
+    return run_dir
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_predict_prints_label_and_probability_for_raw_texts(sentiment_run, capsys):
+    texts = ["the food was not good but the service was great", "never bad at all"]
+    code, out, _ = run_cli(capsys, "predict", str(sentiment_run), *texts, "--json")
+    assert code == 0
+    results = json.loads(out)
+    assert [r["input"] for r in results] == texts
+    for result in results:
+        labels = {p["label"] for p in result["predictions"]}
+        assert labels == {"negative", "positive"}
+        total = sum(p["probability"] for p in result["predictions"])
+        assert total == pytest.approx(1.0, abs=1e-5)
+
+
+def test_empty_text_is_a_one_line_error(sentiment_run, capsys):
+    code, _, err = run_cli(capsys, "predict", str(sentiment_run), "good", "  ")
+    assert code == 1 and "Text 2 is empty" in err
+
+
+def test_saved_model_gives_identical_probabilities_in_a_fresh_process(sentiment_run):
+    import keras
+    import numpy as np
+
+    texts = ["the plot was great but the acting was awful", "it was not bad"]
+    model = keras.saving.load_model(sentiment_run / "model.keras")
+    expected = model.predict(np.array(texts, dtype=object), verbose=0)
+    script = (
+        "import json, sys, numpy as np, keras, cnnrnn.models\n"
+        f"model = keras.saving.load_model({str(sentiment_run / 'model.keras')!r})\n"
+        f"texts = np.array({texts!r}, dtype=object)\n"
+        "print(json.dumps(model.predict(texts, verbose=0).tolist()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    fresh = json.loads(result.stdout.strip().splitlines()[-1])
+    np.testing.assert_array_equal(np.array(fresh, dtype="float32"), expected)
+
+
+def test_evaluate_on_the_run_test_split(sentiment_run, capsys):
+    code, out, _ = run_cli(capsys, "evaluate", str(sentiment_run), "--json")
+    assert code == 0
+    saved = json.loads((sentiment_run / "metrics.json").read_text())
+    assert json.loads(out)["accuracy"] == pytest.approx(saved["accuracy"], abs=1e-6)
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/sentiment is absent")
+def test_trains_on_a_real_tab_separated_file_without_header(tmp_path, capsys):
+    source = SHARED / "imdb_labelled.txt"
+    run_dir = tmp_path / "imdb"
+    code, _, err = run_cli(
+        capsys, "train", "sentiment-rnn", "--data", str(source), "--output",
+        str(run_dir), *FAST,
+    )  # fmt: skip
+    assert code == 0, err
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["data_info"]["class_names"] == ["0", "1"]
+    assert sum(config["data_info"]["num_examples"].values()) == 1000
