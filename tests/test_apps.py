@@ -15,7 +15,7 @@ def test_registry_row_is_consistent(app, tmp_path):
     factory_options = inspect.signature(app.build_model).parameters
     assert set(app.model_from_data) <= set(factory_options)
 
-    data = app.write_demo_data(tmp_path / "demo")
+    data = app.write_demo_data(tmp_path / "demo") / app.demo_source
     config = resolve_config(app, overrides={"data": {"source": str(data)}})
     splits = training.load_splits(app, config)
     assert set(splits.model_args) == set(app.model_from_data)
