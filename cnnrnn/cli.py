@@ -267,19 +267,12 @@ def _add_safe_mode_option(parser):
 
 
 def _read_lines(path):
-    """Non-empty lines of a UTF-8 file, or of standard input for '-'."""
-    from cnnrnn.errors import CnnrnnError
+    """Non-empty lines of a file, or of standard input for '-'."""
+    from cnnrnn.data.text import read_texts
 
     if path == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = pathlib.Path(path).read_bytes().decode("utf-8", errors="replace")
-        except OSError as error:
-            raise CnnrnnError(
-                f"Cannot read --from-file '{path}': {error.strerror}."
-            ) from None
-    return [line.strip() for line in text.splitlines() if line.strip()]
+        return [line.strip() for line in sys.stdin if line.strip()]
+    return read_texts(path)
 
 
 def _parse_sets(items):
