@@ -1,6 +1,7 @@
 """The registry: every application's row is consistent, and its main job learns."""
 
 import inspect
+import pathlib
 
 import pytest
 from rich.console import Console
@@ -8,6 +9,8 @@ from rich.console import Console
 from cnnrnn import apps, training
 from cnnrnn.config import resolve_config
 from cnnrnn.errors import CnnrnnError
+
+REAL_SENTIMENT = pathlib.Path(__file__).resolve().parents[2] / "shared/data/sentiment"
 
 
 @pytest.mark.parametrize("app", apps.APPS.values(), ids=lambda app: app.name)
@@ -58,3 +61,25 @@ def test_sentiment_rnn_learns_its_demo_data_with_default_settings(
         console=Console(quiet=True),
     )
     assert metrics["accuracy"] >= 0.95  # held-out test split, chance is 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_SENTIMENT.is_dir(), reason="../shared/data is absent")
+def test_sentiment_rnn_on_real_review_sentences(tmp_path):
+    """Both real files, stratified 80/20 split: at least 80% test accuracy."""
+    corpus = tmp_path / "reviews.tsv"
+    corpus.write_bytes(
+        b"".join(
+            (REAL_SENTIMENT / name).read_bytes()
+            for name in ("amazon_cells_labelled.txt", "imdb_labelled.txt")
+        )
+    )
+    app = apps.get_app("sentiment-rnn")
+    data = {"source": str(corpus), "validation_split": 0.1, "test_split": 0.2}
+    metrics = training.train(
+        app,
+        config=resolve_config(app, overrides={"data": data}),
+        run_dir=tmp_path / "run",
+        console=Console(quiet=True),
+    )
+    assert metrics["accuracy"] >= 0.8

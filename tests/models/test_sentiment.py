@@ -75,7 +75,7 @@ def test_layer_names_are_stable():
     )
 
     model = build_sentiment_rnn(
-        rnn_type="gru", bidirectional=False, name="mood", **SMALL
+        rnn_type="gru", bidirectional=False, pooling="last", name="mood", **SMALL
     )
     assert model.name == "mood"
     assert [layer.name for layer in model.layers][1:] == [
