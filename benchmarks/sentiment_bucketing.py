@@ -1,6 +1,6 @@
 """Length bucketing against padding every text to the longest one.
 
-Builds a corpus with skewed lengths (most reviews one or two sentences, a few
+Builds a corpus with skewed lengths (most texts one or two sentences, a few
 very long) from the sentiment demo generator, then trains the default
 sentiment-rnn model on it twice, in one run:
 
@@ -14,7 +14,7 @@ both models train for the same number of epochs and are scored on the same
 held-out test split. Writes the figures and the ratio to JSON.
 
 Usage:
-    python benchmarks/sentiment_bucketing.py [--texts 2000] [--epochs 4]
+    python benchmarks/sentiment_bucketing.py [--texts 3000] [--epochs 20]
         [--output benchmarks/results/sentiment_bucketing.json]
 """
 
@@ -48,19 +48,34 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds = []
 
 
+NEUTRAL_WORDS = (
+    "we went there on a monday with my family and then drove home after it "
+    "the weather outside was cloudy so we took the train at noon and talked "
+    "about work school friends plans for next week while waiting in line"
+).split()
+
+
 def skewed_corpus(path, *, texts, seed):
-    """Joins demo reviews into texts of skewed length; label of the last one."""
+    """Demo reviews padded with neutral sentences to skewed lengths.
+
+    Each text holds one demo review (which decides its label) at a random
+    place among a log-normally distributed number of sentences made of
+    neutral words, so most texts are short and a few are very long.
+    """
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory() as tmp:
-        demo = write_sentiment_demo(pathlib.Path(tmp) / "demo", num_reviews=texts * 4)
+        demo = write_sentiment_demo(pathlib.Path(tmp) / "demo", num_reviews=texts)
         with open(demo / SENTIMENT_DEMO_FILE, newline="") as handle:
             reviews = list(csv.DictReader(handle))
     rows = []
-    for _ in range(texts):
-        count = min(1 + int(rng.lognormal(0.0, 1.3)), 30)
-        picked = [reviews[i] for i in rng.integers(len(reviews), size=count)]
-        text = " . ".join(review["text"] for review in picked)
-        rows.append({"text": text, "label": picked[-1]["label"]})
+    for review in reviews:
+        fillers = min(int(rng.lognormal(0.0, 1.3)), 40)
+        sentences = [
+            " ".join(rng.choice(NEUTRAL_WORDS, size=rng.integers(6, 12)))
+            for _ in range(fillers)
+        ]
+        sentences.insert(int(rng.integers(fillers + 1)), review["text"])
+        rows.append({"text": " . ".join(sentences), "label": review["label"]})
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["text", "label"])
         writer.writeheader()
@@ -89,8 +104,8 @@ def train_and_time(splits, *, epochs, vectorizer=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--texts", type=int, default=2000)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--texts", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument(
         "--output",
         type=pathlib.Path,
