@@ -2,6 +2,8 @@
 
 import keras
 
+from cnnrnn.models.checks import compile_classifier
+
 
 def conv_block(x, filters, *, name):
     """Applies two 3x3 convolutions, each with batch norm and ReLU, then pools.
@@ -271,3 +273,33 @@ class AttentionPooling1D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
+
+
+def classifier_model(
+    inputs, features, *, num_classes, dropout, learning_rate, compile, name
+):
+    """Ends a classifier: dropout, a float32 softmax, then the (compiled) model.
+
+    The softmax is float32 so that the model works under a mixed-precision
+    policy. With `compile=True` it is compiled by `compile_classifier`.
+
+    Args:
+        inputs: the model's `keras.Input` tensor(s).
+        features: tensor of shape `(batch, features)`.
+        num_classes: int. Number of classes.
+        dropout: float. Dropout rate before the softmax.
+        learning_rate: float. Adam learning rate, used when compiling.
+        compile: bool. Whether to compile the model.
+        name: str. Model name and prefix of the layer names.
+
+    Returns:
+        A functional `keras.Model` returning class probabilities.
+    """
+    x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(features)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name=f"{name}_predictions"
+    )(x)
+    model = keras.Model(inputs, outputs, name=name)
+    if compile:
+        compile_classifier(model, learning_rate)
+    return model

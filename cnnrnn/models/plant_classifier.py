@@ -9,7 +9,7 @@ from cnnrnn.models.checks import (
     compile_classifier,
     is_int,
 )
-from cnnrnn.models.layers import ImageAugmentation, conv_block
+from cnnrnn.models.layers import ImageAugmentation, classifier_model, conv_block
 
 # Backbone name -> (keras.applications constructor, (scale, offset) that maps raw
 # 0..255 pixels to the range the backbone expects, or None when the backbone
@@ -126,14 +126,15 @@ def build_plant_classifier(
             input_shape=input_shape,
             name=name,
         )
-    x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    outputs = keras.layers.Dense(
-        num_classes, activation="softmax", dtype="float32", name=f"{name}_predictions"
-    )(x)
-    model = keras.Model(inputs, outputs, name=name)
-    if compile:
-        compile_classifier(model, learning_rate)
-    return model
+    return classifier_model(
+        inputs,
+        x,
+        num_classes=num_classes,
+        dropout=dropout,
+        learning_rate=learning_rate,
+        compile=compile,
+        name=name,
+    )
 
 
 def prepare_fine_tuning(model, *, learning_rate):

@@ -9,12 +9,12 @@ from cnnrnn.models.checks import (
     check_fraction,
     check_int,
     check_positive,
-    compile_classifier,
 )
 from cnnrnn.models.layers import (
     AttentionPooling1D,
     BoundSequenceLength,
     MaskedGlobalMaxPooling1D,
+    classifier_model,
 )
 
 RNN_TYPES = ("lstm", "gru")
@@ -171,14 +171,15 @@ def build_sentiment_rnn(
         x = MaskedGlobalMaxPooling1D(name=f"{name}_pool")(x)
     elif pooling == "attention":
         x = AttentionPooling1D(units, name=f"{name}_pool")(x)
-    x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    outputs = keras.layers.Dense(
-        num_classes, activation="softmax", dtype="float32", name=f"{name}_predictions"
-    )(x)
-    model = keras.Model(inputs, outputs, name=name)
-    if compile:
-        compile_classifier(model, learning_rate)
-    return model
+    return classifier_model(
+        inputs,
+        x,
+        num_classes=num_classes,
+        dropout=dropout,
+        learning_rate=learning_rate,
+        compile=compile,
+        name=name,
+    )
 
 
 def _validate(
