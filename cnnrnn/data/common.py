@@ -126,3 +126,46 @@ def _split_counts(n, validation_split, test_split):
         else:
             n_test -= 1
     return n_val, n_test
+
+
+def tfds_classification_builder(name, *, input_feature, kind, example, data_dir=None):
+    """Finds a TensorFlow Datasets classification set and checks its features.
+
+    Args:
+        name: str. TensorFlow Datasets name.
+        input_feature: the `tfds.features` class the input must be, e.g.
+            `tfds.features.Image`.
+        kind: str. What the input must be, for messages: `"an image"` or
+            `"a text"`.
+        example: str. A suitable set's name, for messages.
+        data_dir: str or None. Where TensorFlow Datasets keeps its data.
+
+    Returns:
+        A tuple `(builder, input_key, label_key, class_names)`, the class
+        names in the set's own order.
+
+    Raises:
+        DataError: for an unknown name or a set that is not a `kind`
+            classification set.
+    """
+    # Imported here: importing TensorFlow Datasets takes seconds.
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.DatasetNotFoundError:
+        raise DataError(
+            f"Unknown TensorFlow Datasets name {name!r}: see "
+            f"`tfds.list_builders()` for the names, e.g. 'tfds:{example}'."
+        ) from None
+    features = dict(builder.info.features.items())
+    input_key, label_key = builder.info.supervised_keys or (None, None)
+    if not (
+        isinstance(features.get(input_key), input_feature)
+        and isinstance(features.get(label_key), tfds.features.ClassLabel)
+    ):
+        raise DataError(
+            f"TensorFlow Datasets set {name!r} is not {kind}-classification set "
+            f"({kind} input and a class label): choose one such as '{example}'."
+        )
+    return builder, input_key, label_key, list(features[label_key].names)

@@ -17,6 +17,7 @@ from cnnrnn.data.common import (
     check_positive_int,
     check_split_fractions,
     stratified_split,
+    tfds_classification_builder,
 )
 from cnnrnn.errors import DataError
 
@@ -148,8 +149,9 @@ def load_image_folder(
     paths, labels, tf_decodable, skipped, num_converted = _apply_on_bad_file(
         candidates, checks, on_bad_file
     )
+    labels_found = set(labels)
     for class_name, class_dir in class_dirs.items():
-        if class_names.index(class_name) not in set(labels):
+        if class_names.index(class_name) not in labels_found:
             raise DataError(
                 f"Class folder '{class_dir}' holds no readable images (all were "
                 "skipped): add images or remove the folder."
@@ -253,24 +255,13 @@ def load_tfds_images(
     height, width = _image_size(image_size)
     check_positive_int("batch_size", batch_size)
     check_split_fractions(validation_split, test_split)
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.DatasetNotFoundError:
-        raise DataError(
-            f"Unknown TensorFlow Datasets name {name!r}: see "
-            "`tfds.list_builders()` for the names, e.g. 'tfds:tf_flowers'."
-        ) from None
-    features = dict(builder.info.features.items())
-    image_key, label_key = builder.info.supervised_keys or (None, None)
-    if not (
-        isinstance(features.get(image_key), tfds.features.Image)
-        and isinstance(features.get(label_key), tfds.features.ClassLabel)
-    ):
-        raise DataError(
-            f"TensorFlow Datasets set {name!r} is not an image-classification set "
-            "(an image input and a class label): choose one such as 'tf_flowers'."
-        )
-    source_names = list(features[label_key].names)
+    builder, image_key, _, source_names = tfds_classification_builder(
+        name,
+        input_feature=tfds.features.Image,
+        kind="an image",
+        example="tf_flowers",
+        data_dir=data_dir,
+    )
     class_names = _label_order(
         f"TensorFlow Datasets set {name!r}", source_names, class_names
     )

@@ -16,6 +16,7 @@ from cnnrnn.data.common import (
     check_positive_int,
     check_split_fractions,
     stratified_split,
+    tfds_classification_builder,
 )
 from cnnrnn.errors import DataError
 
@@ -686,24 +687,9 @@ def _read_tfds(name, validation_split, test_split, seed, class_names):
     # Imported here: importing TensorFlow Datasets takes seconds.
     import tensorflow_datasets as tfds
 
-    try:
-        builder = tfds.builder(name)
-    except tfds.core.DatasetNotFoundError:
-        raise DataError(
-            f"Unknown TensorFlow Datasets name {name!r}: see "
-            "`tfds.list_builders()` for the names, e.g. 'tfds:imdb_reviews'."
-        ) from None
-    features = dict(builder.info.features.items())
-    text_key, label_key = builder.info.supervised_keys or (None, None)
-    if not (
-        isinstance(features.get(text_key), tfds.features.Text)
-        and isinstance(features.get(label_key), tfds.features.ClassLabel)
-    ):
-        raise DataError(
-            f"TensorFlow Datasets set {name!r} is not a text-classification set "
-            "(a text input and a class label): choose one such as 'imdb_reviews'."
-        )
-    source_names = list(features[label_key].names)
+    builder, _, _, source_names = tfds_classification_builder(
+        name, input_feature=tfds.features.Text, kind="a text", example="imdb_reviews"
+    )
     what = f"TensorFlow Datasets set {name!r}"
     names = _class_order(what, source_names, class_names, keep_order=True)
     label_map = np.array([names.index(n) for n in source_names], np.int32)

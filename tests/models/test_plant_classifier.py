@@ -164,14 +164,6 @@ def test_fine_tuning_without_backbone_changes_nothing():
     assert [layer.trainable for layer in model.layers] == trainable
 
 
-@pytest.fixture
-def mixed_precision():
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_float16")
-    yield
-    keras.config.set_dtype_policy(previous)
-
-
 def test_mixed_precision_outputs_float32(seed, mixed_precision):
     model = build_plant_classifier(num_classes=3, **SMALL)
     assert model.get_layer("plant_classifier_block1_conv1").compute_dtype == "float16"

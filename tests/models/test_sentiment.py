@@ -215,14 +215,6 @@ def test_pre_adapted_vectorizer_is_used_as_is(seed):
     np.testing.assert_allclose(from_vocabulary(texts), model(texts), atol=1e-6)
 
 
-@pytest.fixture
-def mixed_precision():
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_float16")
-    yield
-    keras.config.set_dtype_policy(previous)
-
-
 @pytest.mark.parametrize("pooling", POOLINGS)
 def test_mixed_precision_outputs_float32(seed, mixed_precision, pooling):
     model = build_sentiment_rnn(pooling=pooling, compile=False, **SMALL)
