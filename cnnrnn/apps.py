@@ -10,14 +10,23 @@ from collections.abc import Callable
 import numpy as np
 
 from cnnrnn import classification
-from cnnrnn.data import images, text
+from cnnrnn.data import chars, images, text
 from cnnrnn.data.demo import (
+    CHAR_DEMO_FILE,
     SENTIMENT_DEMO_FILE,
+    write_char_demo,
     write_plant_demo,
     write_sentiment_demo,
 )
 from cnnrnn.errors import CnnrnnError, DataError
-from cnnrnn.models import plant_classifier, sentiment
+from cnnrnn.generation import write_samples_report
+from cnnrnn.models import char_generator, plant_classifier, sentiment
+
+
+def class_names_option(config):
+    """Loader option that keeps a trained classifier's class order."""
+    class_names = config["data_info"].get("class_names")
+    return {"class_names": class_names} if class_names else {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +51,12 @@ class App:
             run after training; each returns metrics to record.
         prepare_fine_tuning: callable or None. Switches a trained model to
             its fine-tuning phase; returns whether there is one.
+        evaluation_options: callable. `evaluation_options(config)` returns the
+            loader options that make new data readable by the trained model
+            (its class names or vocabulary).
+        sampler: callable or None. `sampler(model)` returns an object whose
+            `stream(seed_text, **options)` yields generated text, for
+            `cnnrnn generate`.
     """
 
     name: str
@@ -55,6 +70,8 @@ class App:
     demo_source: str = ""
     reports: tuple[Callable, ...] = ()
     prepare_fine_tuning: Callable | None = None
+    evaluation_options: Callable = class_names_option
+    sampler: Callable | None = None
 
 
 def predict_images(model, inputs, config, *, top_k=3):
@@ -76,6 +93,22 @@ def predict_texts(model, inputs, config, *, top_k=3):
     return classification.predict_classes(
         model, np.array(texts, dtype=object), texts, class_names, top_k=top_k
     )
+
+
+def predict_next_chars(model, inputs, config, *, top_k=3):
+    """Ranks the characters most likely to follow each text."""
+    results = []
+    for number, item in enumerate(inputs, start=1):
+        if not item:
+            raise DataError(f"Text {number} is empty: pass some text to continue.")
+        probabilities = char_generator.next_char_probabilities(model, item)
+        labels = ["(unknown)", *config["model_from_data"]["vocabulary"]]
+        labels = [label if label == "(unknown)" else repr(label) for label in labels]
+        (predictions,) = classification.top_k_predictions(
+            probabilities[None], labels, k=top_k
+        )
+        results.append({"input": item, "predictions": predictions})
+    return results
 
 
 PLANT_CLASSIFIER = App(
@@ -130,7 +163,35 @@ SENTIMENT_RNN = App(
     reports=(classification.confusion_matrix_report,),
 )
 
-APPS = {app.name: app for app in (PLANT_CLASSIFIER, SENTIMENT_RNN)}
+CHAR_GENERATOR = App(
+    name="char-generator",
+    summary="text -> next character (LSTM/GRU); fast stateful sampling",
+    build_model=char_generator.build_char_generator,
+    load_data=chars.load_char_corpus,
+    write_demo_data=write_char_demo,
+    demo_source=CHAR_DEMO_FILE,
+    predict=predict_next_chars,
+    defaults={
+        "data": {
+            "sequence_length": 100,
+            "stride": None,
+            "batch_size": 64,
+            "validation_split": 0.1,
+            "test_split": 0.0,
+            "lowercase": False,
+            "seed": 1337,
+        },
+        "training": {"epochs": 20, "early_stopping_patience": 3},
+    },
+    model_from_data=("vocabulary", "lowercase"),
+    reports=(write_samples_report,),
+    evaluation_options=lambda config: {
+        "vocabulary": config["model_from_data"]["vocabulary"]
+    },
+    sampler=char_generator.CharSampler,
+)
+
+APPS = {app.name: app for app in (PLANT_CLASSIFIER, SENTIMENT_RNN, CHAR_GENERATOR)}
 
 
 def get_app(name):

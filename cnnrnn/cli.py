@@ -107,6 +107,25 @@ def build_parser():
     _add_safe_mode_option(sub)
     sub.set_defaults(handler=cmd_predict)
 
+    sub = commands.add_parser("generate", help="generate text with a trained run")
+    sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
+    sub.add_argument("--seed", default="", help="text to continue (default: none)")
+    sub.add_argument("--length", type=int, default=500, help="characters (500)")
+    sub.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        help="below 1: safer, above 1: wilder, 0: most likely (0.8)",
+    )
+    sub.add_argument("--top-k", type=int, help="draw from the K likeliest only")
+    sub.add_argument("--top-p", type=float, help="nucleus sampling threshold")
+    sub.add_argument("--num-samples", type=int, default=1, help="samples (1)")
+    sub.add_argument("--stop", help="end a sample once it writes this text")
+    sub.add_argument("--random-seed", type=int, help="seed for reproducible text")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    _add_safe_mode_option(sub)
+    sub.set_defaults(handler=cmd_generate)
+
     sub = commands.add_parser("export", help="write a serving artefact")
     sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
     sub.add_argument(
@@ -181,21 +200,18 @@ def cmd_evaluate(args):
     from cnnrnn.training import load_run
 
     app, config, model = load_run(args.run_dir, safe_mode=args.safe_mode)
-    class_names = config["data_info"].get("class_names")
+    options = app.evaluation_options(config)
     if args.data:
-        options = {"source": args.data, "validation_split": 0.0, "test_split": 1.0}
-    else:
-        options = {}
-    if class_names:
-        options["class_names"] = class_names
+        options.update(source=args.data, validation_split=0.0, test_split=1.0)
     splits = training.load_splits(app, config, **options)
-    dataset = splits.test if splits.test is not None else splits.validation
+    split = "test" if splits.test is not None else "validation"
+    dataset = getattr(splits, split)
     metrics = model.evaluate(dataset, verbose=0, return_dict=True)
     metrics = {key: float(value) for key, value in metrics.items()}
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        source = args.data or f"{config['data']['source']} (test split)"
+        source = args.data or f"{config['data']['source']} ({split} split)"
         _print_metrics(metrics, title=f"evaluation on {source}")
 
 
@@ -224,6 +240,44 @@ def cmd_predict(args):
                 f"{prediction['probability']:.3f}",
             )
     console.print(table)
+
+
+def cmd_generate(args):
+    from cnnrnn.errors import CnnrnnError
+    from cnnrnn.training import load_run
+
+    app, _, model = load_run(args.run_dir, safe_mode=args.safe_mode)
+    if app.sampler is None:
+        raise CnnrnnError(
+            f"'{args.run_dir}' is a {app.name} run, which does not generate text: "
+            "pass a char-generator run."
+        )
+    chunks = app.sampler(model).stream(
+        args.seed,
+        length=args.length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        num_samples=args.num_samples,
+        stop=args.stop,
+        seed=args.random_seed,
+    )
+    if args.json or args.num_samples > 1:
+        texts = [""] * args.num_samples
+        for chars in chunks:
+            texts = [text + char for text, char in zip(texts, chars, strict=True)]
+        if args.json:
+            print(json.dumps({"seed": args.seed, "samples": texts}, indent=2))
+            return
+        for number, text in enumerate(texts, start=1):
+            console.rule(f"sample {number}")
+            print(args.seed + text)
+        return
+    sys.stdout.write(args.seed)  # streamed as generated, one character at a time
+    for (char,) in chunks:
+        sys.stdout.write(char)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
 
 
 def cmd_export(args):

@@ -63,6 +63,21 @@ def test_sentiment_rnn_learns_its_demo_data_with_default_settings(
     assert metrics["accuracy"] >= 0.95  # held-out test split, chance is 0.5
 
 
+def test_char_generator_learns_its_demo_play(tmp_path, monkeypatch):
+    """Default model, 10 epochs: far below the 5.6 bits of a uniform guess."""
+    monkeypatch.setenv("CNNRNN_HOME", str(tmp_path / "home"))
+    app = apps.get_app("char-generator")
+    metrics = training.train(
+        app,
+        config=resolve_config(app, overrides={"training": {"epochs": 10}}),
+        run_dir=tmp_path / "run",
+        console=Console(quiet=True),
+    )
+    assert metrics["best_val_bits_per_char"] < 1.6, metrics
+    samples = (tmp_path / "run" / metrics["samples_file"]).read_text()
+    assert ":\n" in samples  # speaker names end in a colon and a line break
+
+
 @pytest.mark.skipif(not REAL_SENTIMENT.is_dir(), reason="../shared/data is absent")
 def test_sentiment_rnn_on_real_review_sentences(tmp_path):
     """Both real files, stratified 80/20 split: at least 80% test accuracy."""
