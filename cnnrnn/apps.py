@@ -10,17 +10,18 @@ from collections.abc import Callable
 import numpy as np
 
 from cnnrnn import classification
-from cnnrnn.data import chars, images, text
+from cnnrnn.data import chars, images, text, video
 from cnnrnn.data.demo import (
     CHAR_DEMO_FILE,
     SENTIMENT_DEMO_FILE,
     write_char_demo,
     write_plant_demo,
     write_sentiment_demo,
+    write_video_demo,
 )
 from cnnrnn.errors import CnnrnnError, DataError
 from cnnrnn.generation import write_samples_report
-from cnnrnn.models import char_generator, plant_classifier, sentiment
+from cnnrnn.models import char_generator, plant_classifier, sentiment, video_classifier
 
 
 def class_names_option(config):
@@ -54,6 +55,10 @@ class App:
         evaluation_options: callable. `evaluation_options(config)` returns the
             loader options that make new data readable by the trained model
             (its class names or vocabulary).
+        feature_models: callable or None. `feature_models(model)` returns
+            `(frame_features, head)` for `training.precompute_features`:
+            a frozen encoder run once over the data, and the compiled head
+            (sharing the model's weights) trained on its features.
         sampler: callable or None. `sampler(model)` returns an object whose
             `stream(seed_text, **options)` yields generated text, for
             `cnnrnn generate`.
@@ -71,6 +76,7 @@ class App:
     reports: tuple[Callable, ...] = ()
     prepare_fine_tuning: Callable | None = None
     evaluation_options: Callable = class_names_option
+    feature_models: Callable | None = None
     sampler: Callable | None = None
 
 
@@ -92,6 +98,18 @@ def predict_texts(model, inputs, config, *, top_k=3):
     class_names = config["data_info"]["class_names"]
     return classification.predict_classes(
         model, np.array(texts, dtype=object), texts, class_names, top_k=top_k
+    )
+
+
+def predict_clips(model, inputs, config, *, top_k=3):
+    """Classifies video clips (files, frame folders or `.npy` arrays)."""
+    data = config["data"]
+    clips = video.load_clip_files(
+        inputs, num_frames=data["num_frames"], frame_size=data["frame_size"]
+    )
+    class_names = config["data_info"]["class_names"]
+    return classification.predict_classes(
+        model, clips, inputs, class_names, top_k=top_k
     )
 
 
@@ -191,7 +209,39 @@ CHAR_GENERATOR = App(
     sampler=char_generator.CharSampler,
 )
 
-APPS = {app.name: app for app in (PLANT_CLASSIFIER, SENTIMENT_RNN, CHAR_GENERATOR)}
+VIDEO_CLASSIFIER = App(
+    name="video-classifier",
+    summary="video clip -> class (per-frame CNN + LSTM/GRU)",
+    build_model=video_classifier.build_video_classifier,
+    load_data=video.load_videos,
+    write_demo_data=write_video_demo,
+    predict=predict_clips,
+    defaults={
+        "data": {
+            "num_frames": 12,
+            "frame_size": [32, 32],
+            "batch_size": 8,
+            "validation_split": 0.15,
+            "test_split": 0.15,
+            "seed": 1337,
+            "cache": True,
+            "on_bad_file": "skip",
+        },
+        "training": {
+            "epochs": 30,
+            "early_stopping_patience": 6,
+            "precompute_features": False,
+        },
+    },
+    model_from_data=("num_frames", "frame_shape", "num_classes"),
+    reports=(classification.confusion_matrix_report,),
+    feature_models=video_classifier.feature_models,
+)
+
+APPS = {
+    app.name: app
+    for app in (PLANT_CLASSIFIER, SENTIMENT_RNN, CHAR_GENERATOR, VIDEO_CLASSIFIER)
+}
 
 
 def get_app(name):

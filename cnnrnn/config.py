@@ -87,7 +87,7 @@ def resolve_config(app, *, file_config=None, overrides=None):
     known = {
         "data": sorted(app.defaults.get("data", {})) + ["source"],
         "model": sorted(model_options),
-        "training": sorted(TRAINING_DEFAULTS),
+        "training": sorted({**TRAINING_DEFAULTS, **app.defaults.get("training", {})}),
         "devices": sorted(DEVICE_DEFAULTS),
     }
     for layer in (file_config or {}, overrides or {}):

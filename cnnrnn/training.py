@@ -8,7 +8,7 @@ import time
 import keras
 from rich.console import Console
 
-from cnnrnn import __version__, devices, plots, runs
+from cnnrnn import __version__, devices, plots, precompute, runs
 from cnnrnn.data.demo import ensure_demo_data
 from cnnrnn.errors import CnnrnnError, RunDirError
 from cnnrnn.progress import RichProgress
@@ -79,6 +79,10 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
     }
     with setup.scope():
         model = build_model(app, config)
+        fit_model, fit_splits = model, splits
+        if training.get("precompute_features"):
+            fit_model, fit_splits = _feature_training(app, model, splits, training)
+            console.print("Computed the frame features once (frozen encoder).")
     runs.make_run_dir(run_dir, state)
     if state == "resume":
         console.print(f"Resuming the interrupted run in {run_dir}.")
@@ -86,7 +90,7 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
         runs.write_json(run_dir / runs.CONFIG_FILE, config)
 
     started = time.perf_counter()
-    fit = Fitter(model, splits, run_dir, training, console)
+    fit = Fitter(fit_model, fit_splits, run_dir, training, console)
     if not fit.phase_one_done.exists():
         fit(description="training", initial_epoch=0, epochs=training["epochs"])
         runs.write_json(fit.phase_one_done, {"epochs": fit.epochs_done()})
@@ -103,7 +107,7 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
             )
         else:
             console.print("This model has no backbone to fine-tune: skipped.")
-    model.load_weights(fit.best_weights)
+    fit_model.load_weights(fit.best_weights)  # a head shares the model's weights
     history = fit.history()
     metrics = {
         "monitor": fit.monitor,
@@ -202,6 +206,25 @@ def _best_epoch(history, monitor):
         if key.startswith("val_"):
             metrics[f"best_{key}"] = values[best]
     return metrics
+
+
+def _feature_training(app, model, splits, training):
+    """The head to fit and its precomputed-feature splits (frozen encoder)."""
+    if app.feature_models is None:
+        raise CnnrnnError(
+            f"{app.name} has no frame encoder to precompute features with: "
+            "set training.precompute_features=false."
+        )
+    if training["fine_tune_epochs"]:
+        raise CnnrnnError(
+            "training.precompute_features trains the head on fixed features, so "
+            "it cannot fine-tune the encoder: set training.fine_tune_epochs=0 or "
+            "training.precompute_features=false."
+        )
+    frame_features, head = app.feature_models(model)
+    return head, precompute.feature_splits(
+        frame_features, splits, seed=training["seed"]
+    )
 
 
 def check_training_options(training):

@@ -128,7 +128,9 @@ def _split_counts(n, validation_split, test_split):
     return n_val, n_test
 
 
-def tfds_classification_builder(name, *, input_feature, kind, example, data_dir=None):
+def tfds_classification_builder(
+    name, *, input_feature, kind, example, data_dir=None, infer_keys=False
+):
     """Finds a TensorFlow Datasets classification set and checks its features.
 
     Args:
@@ -139,6 +141,10 @@ def tfds_classification_builder(name, *, input_feature, kind, example, data_dir=
             `"a text"`.
         example: str. A suitable set's name, for messages.
         data_dir: str or None. Where TensorFlow Datasets keeps its data.
+        infer_keys: bool. For a set without supervised keys (such as
+            `ucf101`), use its only top-level `input_feature` and its only
+            top-level `ClassLabel` feature. Such a set must then be read with
+            `as_supervised=False`. Defaults to `False`.
 
     Returns:
         A tuple `(builder, input_key, label_key, class_names)`, the class
@@ -160,6 +166,13 @@ def tfds_classification_builder(name, *, input_feature, kind, example, data_dir=
         ) from None
     features = dict(builder.info.features.items())
     input_key, label_key = builder.info.supervised_keys or (None, None)
+    if infer_keys and not builder.info.supervised_keys:
+        inputs = [k for k, f in features.items() if isinstance(f, input_feature)]
+        labels = [
+            k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)
+        ]
+        if len(inputs) == 1 and len(labels) == 1:
+            input_key, label_key = inputs[0], labels[0]
     if not (
         isinstance(features.get(input_key), input_feature)
         and isinstance(features.get(label_key), tfds.features.ClassLabel)

@@ -3,12 +3,14 @@
 from cnnrnn.models.char_generator import CharSampler, build_char_generator, generate
 from cnnrnn.models.plant_classifier import build_plant_classifier, prepare_fine_tuning
 from cnnrnn.models.sentiment import build_sentiment_rnn
+from cnnrnn.models.video_classifier import build_video_classifier
 
 __all__ = [
     "CharSampler",
     "build_char_generator",
     "build_plant_classifier",
     "build_sentiment_rnn",
+    "build_video_classifier",
     "generate",
     "prepare_fine_tuning",
 ]

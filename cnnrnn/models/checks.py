@@ -35,6 +35,27 @@ def check_choice(name, value, choices):
         raise ValueError(f"Received: {name}={value!r}. Expected one of {expected}.")
 
 
+def check_image_shape(name, value):
+    """Raises `ValueError` unless `value` is `(height, width, 3)` of positive ints."""
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 3
+        or not all(is_int(dim) and dim >= 1 for dim in value)
+        or value[-1] != 3
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be (height, width, 3). Received: {name}={value!r}"
+        )
+
+
+def check_bool(name, value):
+    """Raises `ValueError` unless `value` is a bool."""
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"Argument `{name}` must be a bool. Received: {name}={value!r}"
+        )
+
+
 def compile_classifier(model, learning_rate):
     """Compiles with Adam, sparse categorical cross-entropy and accuracy."""
     model.compile(

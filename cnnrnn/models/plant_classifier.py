@@ -2,27 +2,19 @@
 
 import keras
 
+from cnnrnn.models.backbones import (
+    BACKBONES,
+    MIN_BACKBONE_SIZE,
+    backbone_features,
+)
 from cnnrnn.models.checks import (
     check_fraction,
+    check_image_shape,
     check_int,
     check_positive,
     compile_classifier,
-    is_int,
 )
 from cnnrnn.models.layers import ImageAugmentation, classifier_model, conv_block
-
-# Backbone name -> (keras.applications constructor, (scale, offset) that maps raw
-# 0..255 pixels to the range the backbone expects, or None when the backbone
-# includes its own preprocessing and takes raw pixels).
-_BACKBONES = {
-    "mobilenet_v2": (keras.applications.MobileNetV2, (1 / 127.5, -1.0)),
-    "mobilenet_v3_small": (keras.applications.MobileNetV3Small, None),
-    "mobilenet_v3_large": (keras.applications.MobileNetV3Large, None),
-    "efficientnet_b0": (keras.applications.EfficientNetB0, None),
-    "efficientnet_v2_b0": (keras.applications.EfficientNetV2B0, None),
-}
-BACKBONES = tuple(_BACKBONES)
-_MIN_BACKBONE_SIZE = 32
 
 
 def build_plant_classifier(
@@ -118,7 +110,7 @@ def build_plant_classifier(
             x = conv_block(x, base_filters * 2**i, name=f"{name}_block{i + 1}")
         x = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
     else:
-        x = _backbone_features(
+        x = backbone_features(
             x,
             backbone,
             weights=weights,
@@ -186,27 +178,11 @@ def prepare_fine_tuning(model, *, learning_rate):
     return True
 
 
-def _backbone_features(x, backbone, *, weights, train_backbone, input_shape, name):
-    constructor, rescaling = _BACKBONES[backbone]
-    if rescaling is not None:
-        scale, offset = rescaling
-        x = keras.layers.Rescaling(scale, offset=offset, name=f"{name}_rescaling")(x)
-    base = constructor(
-        include_top=False, weights=weights, input_shape=input_shape, pooling="avg"
-    )
-    # Renamed afterwards: EfficientNetV2 constructors look their blocks up by name.
-    base.name = f"{name}_backbone"
-    if train_backbone:
-        return base(x)
-    base.trainable = False
-    return base(x, training=False)
-
-
 def _validate(
     *, input_shape, num_classes, backbone, weights, depth, base_filters, dropout
 ):
     check_int("num_classes", num_classes, minimum=2)
-    if backbone is not None and backbone not in _BACKBONES:
+    if backbone is not None and backbone not in BACKBONES:
         expected = ", ".join(repr(b) for b in (None, *BACKBONES))
         raise ValueError(
             f"Unknown backbone. Received: backbone={backbone!r}. "
@@ -224,17 +200,8 @@ def _validate(
     check_int("depth", depth)
     check_int("base_filters", base_filters)
     check_fraction("dropout", dropout)
-    if (
-        not isinstance(input_shape, (tuple, list))
-        or len(input_shape) != 3
-        or not all(is_int(dim) and dim >= 1 for dim in input_shape)
-        or input_shape[-1] != 3
-    ):
-        raise ValueError(
-            "Argument `input_shape` must be (height, width, 3). "
-            f"Received: input_shape={input_shape!r}"
-        )
-    min_size = _MIN_BACKBONE_SIZE if backbone else 2**depth
+    check_image_shape("input_shape", input_shape)
+    min_size = MIN_BACKBONE_SIZE if backbone else 2**depth
     if min(input_shape[:2]) < min_size:
         reason = f"backbone={backbone!r}" if backbone else f"depth={depth}"
         raise ValueError(

@@ -1,0 +1,69 @@
+"""Pretrained `keras.applications` backbones shared by the image models."""
+
+import keras
+
+# Backbone name -> (keras.applications constructor, (scale, offset) that maps raw
+# 0..255 pixels to the range the backbone expects, or None when the backbone
+# includes its own preprocessing and takes raw pixels).
+_BACKBONES = {
+    "mobilenet_v2": (keras.applications.MobileNetV2, (1 / 127.5, -1.0)),
+    "mobilenet_v3_small": (keras.applications.MobileNetV3Small, None),
+    "mobilenet_v3_large": (keras.applications.MobileNetV3Large, None),
+    "efficientnet_b0": (keras.applications.EfficientNetB0, None),
+    "efficientnet_v2_b0": (keras.applications.EfficientNetV2B0, None),
+}
+# Names of the backbones, as accepted by `backbone_features`.
+BACKBONES = tuple(_BACKBONES)
+# Smallest height and width of an image that every backbone accepts.
+MIN_BACKBONE_SIZE = 32
+
+
+def backbone_features(x, backbone, *, weights, train_backbone, input_shape, name):
+    """Applies a `keras.applications` backbone to raw pixels, then pools.
+
+    Adds the rescaling that the backbone expects (a `Rescaling` layer named
+    `f"{name}_rescaling"`, for the backbones without their own preprocessing),
+    then the backbone without its top, with global average pooling, named
+    `f"{name}_backbone"`. Unless `train_backbone`, the backbone is frozen and
+    called in inference mode.
+
+    Args:
+        x: tensor of shape `(batch, height, width, 3)`, raw pixels in
+            `[0, 255]`.
+        backbone: str. One of `BACKBONES`.
+        weights: str or None. `"imagenet"` (downloaded on first use) or None
+            for random weights.
+        train_backbone: bool. Whether the backbone is trainable.
+        input_shape: tuple of 3 ints. `(height, width, 3)`, at least
+            `MIN_BACKBONE_SIZE` high and wide.
+        name: str. Prefix of the layer names.
+
+    Returns:
+        Tensor of shape `(batch, features)`.
+
+    Example:
+
+    >>> images = keras.Input(shape=(32, 32, 3))
+    >>> backbone_features(
+    ...     images,
+    ...     "mobilenet_v3_small",
+    ...     weights=None,
+    ...     train_backbone=False,
+    ...     input_shape=(32, 32, 3),
+    ...     name="demo",
+    ... ).shape
+    (None, 576)
+    """
+    constructor, rescaling = _BACKBONES[backbone]
+    if rescaling is not None:
+        scale, offset = rescaling
+        x = keras.layers.Rescaling(scale, offset=offset, name=f"{name}_rescaling")(x)
+    base = constructor(
+        include_top=False, weights=weights, input_shape=input_shape, pooling="avg"
+    )
+    # Renamed afterwards: EfficientNetV2 constructors look their blocks up by name.
+    base.name = f"{name}_backbone"
+    if train_backbone:
+        return base(x)
+    base.trainable = False
+    return base(x, training=False)

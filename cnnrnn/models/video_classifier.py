@@ -1,0 +1,550 @@
+"""Video classifier: clip of frames -> class (per-frame CNN + LSTM/GRU)."""
+
+import keras
+
+from cnnrnn.models.backbones import BACKBONES, MIN_BACKBONE_SIZE, backbone_features
+from cnnrnn.models.checks import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_image_shape,
+    check_int,
+    check_positive,
+    compile_classifier,
+)
+from cnnrnn.models.layers import conv_block
+
+RNN_TYPES = ("lstm", "gru")
+# The small convolutional encoder, then the `keras.applications` backbones.
+FRAME_ENCODERS = ("small_cnn", *BACKBONES)
+_RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+@keras.saving.register_keras_serializable(package="cnnrnn")
+class FrameDistributed(keras.layers.TimeDistributed):
+    """Applies a layer to every frame of a clip in one call.
+
+    Like `keras.layers.TimeDistributed`, but the time axis is folded into the
+    batch: the wrapped layer sees one batch of `batch * frames` frames, instead
+    of being called (and traced) once per frame. A wrapped layer that is not
+    trainable always runs in inference mode (batch norm moving statistics, no
+    dropout), also inside `fit`, so a frozen frame encoder computes the same
+    features in training and inference.
+
+    Args:
+        layer: `keras.layers.Layer` (such as a `keras.Model`) mapping
+            `(batch, *frame_shape)` to `(batch, *feature_shape)`.
+        **kwargs: base layer keyword arguments, such as `name`.
+
+    Example:
+
+    >>> encoder = keras.layers.Dense(4)
+    >>> keras.ops.shape(FrameDistributed(encoder)(keras.ops.ones((2, 3, 8))))
+    (2, 3, 4)
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not self.layer.trainable:
+            training = False
+        steps = inputs.shape[1]
+        if steps is None:
+            steps = keras.ops.shape(inputs)[1]
+        frames = keras.ops.reshape(inputs, (-1, *inputs.shape[2:]))
+        kwargs = {"training": training} if self.layer._call_has_training_arg else {}
+        features = self.layer.call(frames, **kwargs)
+        return keras.ops.reshape(features, (-1, steps, *features.shape[1:]))
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+
+def build_video_classifier(
+    *,
+    num_frames=16,
+    frame_shape=(64, 64, 3),
+    num_classes,
+    frame_encoder="small_cnn",
+    weights=None,
+    train_encoder=True,
+    encoder_depth=3,
+    encoder_filters=16,
+    encoder_units=128,
+    rnn_type="lstm",
+    bidirectional=False,
+    rnn_layers=1,
+    rnn_units=64,
+    dropout=0.3,
+    learning_rate=1e-3,
+    compile=True,
+    name=None,
+):
+    """Builds a clip classifier that takes raw frames and a frame mask.
+
+    The model takes a dict `{"frames": (batch, num_frames, height, width, 3)
+    float32 raw pixels in [0, 255], "mask": (batch, num_frames) bool}`, as
+    the video data pipeline yields it; the mask is False for the padding
+    frames of short clips. It is made of three parts, so that the features of
+    a frozen encoder can be precomputed (see `feature_models`):
+
+    1. `f"{name}_frame_encoder"`, a `keras.Model` mapping one frame to a
+       feature vector. With `frame_encoder="small_cnn"`: rescaling to
+       `[0, 1]`, `encoder_depth` convolution blocks (see
+       `cnnrnn.models.layers.conv_block`) with `encoder_filters * 2**i`
+       filters, then the flattened feature map through a `Dense` layer of
+       `encoder_units` (flattened rather than pooled, so the features keep
+       where things are and the recurrent layers can follow motion). With
+       the name of a
+       `keras.applications` backbone: the backbone's own preprocessing, the
+       backbone without its top, and global average pooling. The rescaling is
+       part of the model, so a saved model takes raw pixels too.
+    2. `f"{name}_frames_encoded"`, a `FrameDistributed` layer (a
+       `keras.layers.TimeDistributed` that folds time into the batch)
+       applying the encoder to every frame: `(batch, num_frames, features)`.
+    3. `f"{name}_sequence_head"`, a `keras.Model` taking
+       `{"features": (batch, num_frames, features), "mask": (batch,
+       num_frames)}`: `rnn_layers` LSTM or GRU layers (optionally
+       bidirectional), all called with the mask, so the padding frames are
+       skipped and a clip gets the same prediction whatever its padding
+       frames hold; the last one returns its final state only. Then a
+       dropout layer and a float32 softmax `Dense` layer, so the model also
+       works under a `"mixed_float16"` dtype policy.
+
+    With `train_encoder=False` the encoder is frozen and always runs in
+    inference mode. Every clip needs at least one unmasked frame.
+
+    Args:
+        num_frames: int. Frames per clip, at least 1. Defaults to 16.
+        frame_shape: tuple of 3 ints. `(height, width, 3)`; at least 32x32
+            with a `keras.applications` encoder, at least
+            `2**encoder_depth` with `"small_cnn"`. Defaults to `(64, 64, 3)`.
+        num_classes: int. Number of classes, at least 2.
+        frame_encoder: str. `"small_cnn"`, or a `keras.applications`
+            backbone: `"mobilenet_v2"`, `"mobilenet_v3_small"`,
+            `"mobilenet_v3_large"`, `"efficientnet_b0"` or
+            `"efficientnet_v2_b0"`. Defaults to `"small_cnn"`.
+        weights: str or None. `"imagenet"` to load pretrained backbone
+            weights (downloaded on first use), or None for random ones. Needs
+            a `keras.applications` `frame_encoder`. Defaults to None.
+        train_encoder: bool. Whether the frame encoder is trainable. Set it
+            to False with pretrained weights to train only the recurrent
+            head (and to precompute the frame features with
+            `feature_models`). Defaults to True.
+        encoder_depth: int. Number of convolution blocks of `"small_cnn"`,
+            at least 1. Ignored with a backbone. Defaults to 3.
+        encoder_filters: int. Filters of the first block of `"small_cnn"`,
+            at least 1. Ignored with a backbone. Defaults to 16.
+        encoder_units: int. Size of the `"small_cnn"` frame features, at
+            least 1. Ignored with a backbone. Defaults to 128.
+        rnn_type: str. `"lstm"` or `"gru"`. Defaults to `"lstm"`.
+        bidirectional: bool. Whether every recurrent layer reads the clip in
+            both directions (`keras.layers.Bidirectional`). Defaults to False.
+        rnn_layers: int. Number of stacked recurrent layers, at least 1.
+            Defaults to 1.
+        rnn_units: int. Units of every recurrent layer (per direction), at
+            least 1. Defaults to 64.
+        dropout: float. Dropout rate before the classifier, in `[0, 1)`.
+            Defaults to 0.3.
+        learning_rate: float. Adam learning rate, positive. Defaults to 1e-3.
+        compile: bool. Whether to compile the model with Adam, sparse
+            categorical cross-entropy and accuracy. Defaults to True.
+        name: str or None. Model name and prefix of every layer name.
+            Defaults to `"video_classifier"`.
+
+    Returns:
+        A functional `keras.Model` mapping `{"frames": ..., "mask": ...}` to
+        `(batch, num_classes)` float32 class probabilities.
+
+    Raises:
+        ValueError: if an argument is out of range or unknown.
+
+    Example:
+
+    >>> model = build_video_classifier(
+    ...     num_frames=4, frame_shape=(16, 16, 3), num_classes=3
+    ... )
+    >>> model.output_shape
+    (None, 3)
+    """
+    _validate_encoder(
+        num_frames=num_frames,
+        frame_shape=frame_shape,
+        num_classes=num_classes,
+        frame_encoder=frame_encoder,
+        weights=weights,
+        train_encoder=train_encoder,
+        encoder_depth=encoder_depth,
+        encoder_filters=encoder_filters,
+        encoder_units=encoder_units,
+        dropout=dropout,
+        learning_rate=learning_rate,
+    )
+    check_choice("rnn_type", rnn_type, RNN_TYPES)
+    check_bool("bidirectional", bidirectional)
+    check_int("rnn_layers", rnn_layers)
+    check_int("rnn_units", rnn_units)
+    check_bool("compile", compile)
+    name = name or "video_classifier"
+
+    def recurrent_layers(features, mask):
+        x = features
+        for i in range(1, rnn_layers + 1):
+            rnn = _RNN_LAYERS[rnn_type](
+                rnn_units,
+                return_sequences=i < rnn_layers,
+                name=f"{name}_{rnn_type}{i}" if bidirectional else f"{name}_rnn{i}",
+            )
+            if bidirectional:
+                rnn = keras.layers.Bidirectional(rnn, name=f"{name}_rnn{i}")
+            x = rnn(x, mask=mask)
+        return x
+
+    return _build(
+        recurrent_layers,
+        num_frames=num_frames,
+        frame_shape=tuple(frame_shape),
+        num_classes=num_classes,
+        frame_encoder=frame_encoder,
+        weights=weights,
+        train_encoder=train_encoder,
+        encoder_depth=encoder_depth,
+        encoder_filters=encoder_filters,
+        encoder_units=encoder_units,
+        dropout=dropout,
+        learning_rate=learning_rate,
+        compile=compile,
+        name=name,
+    )
+
+
+def build_frame_average_classifier(
+    *,
+    num_frames=16,
+    frame_shape=(64, 64, 3),
+    num_classes,
+    frame_encoder="small_cnn",
+    weights=None,
+    train_encoder=True,
+    encoder_depth=3,
+    encoder_filters=16,
+    encoder_units=128,
+    dropout=0.3,
+    learning_rate=1e-3,
+    compile=True,
+    name=None,
+):
+    """Builds a baseline clip classifier that averages the frame features.
+
+    The same model as `build_video_classifier` (same inputs, frame encoder,
+    `f"{name}_frames_encoded"` and `f"{name}_sequence_head"` parts, so
+    `feature_models` works on it too), except that the sequence head takes
+    the mean of the features of the unmasked frames instead of running
+    recurrent layers over them. It ignores the order of the frames, so it
+    cannot tell motions apart whose frames look alike (such as moving left
+    from moving right): the baseline that shows what the recurrent layers
+    add.
+
+    Args:
+        num_frames: int. Frames per clip, at least 1. Defaults to 16.
+        frame_shape: tuple of 3 ints. `(height, width, 3)`; at least 32x32
+            with a `keras.applications` encoder, at least
+            `2**encoder_depth` with `"small_cnn"`. Defaults to `(64, 64, 3)`.
+        num_classes: int. Number of classes, at least 2.
+        frame_encoder: str. `"small_cnn"` or a `keras.applications` backbone
+            (see `build_video_classifier`). Defaults to `"small_cnn"`.
+        weights: str or None. `"imagenet"` or None. Needs a
+            `keras.applications` `frame_encoder`. Defaults to None.
+        train_encoder: bool. Whether the frame encoder is trainable.
+            Defaults to True.
+        encoder_depth: int. Number of convolution blocks of `"small_cnn"`,
+            at least 1. Defaults to 3.
+        encoder_filters: int. Filters of the first block of `"small_cnn"`,
+            at least 1. Defaults to 16.
+        encoder_units: int. Size of the `"small_cnn"` frame features, at
+            least 1. Ignored with a backbone. Defaults to 128.
+        dropout: float. Dropout rate before the classifier, in `[0, 1)`.
+            Defaults to 0.3.
+        learning_rate: float. Adam learning rate, positive. Defaults to 1e-3.
+        compile: bool. Whether to compile the model with Adam, sparse
+            categorical cross-entropy and accuracy. Defaults to True.
+        name: str or None. Model name and prefix of every layer name.
+            Defaults to `"frame_average_classifier"`.
+
+    Returns:
+        A functional `keras.Model` mapping `{"frames": ..., "mask": ...}` to
+        `(batch, num_classes)` float32 class probabilities.
+
+    Raises:
+        ValueError: if an argument is out of range or unknown.
+
+    Example:
+
+    >>> model = build_frame_average_classifier(
+    ...     num_frames=4, frame_shape=(16, 16, 3), num_classes=3
+    ... )
+    >>> model.output_shape
+    (None, 3)
+    """
+    _validate_encoder(
+        num_frames=num_frames,
+        frame_shape=frame_shape,
+        num_classes=num_classes,
+        frame_encoder=frame_encoder,
+        weights=weights,
+        train_encoder=train_encoder,
+        encoder_depth=encoder_depth,
+        encoder_filters=encoder_filters,
+        encoder_units=encoder_units,
+        dropout=dropout,
+        learning_rate=learning_rate,
+    )
+    check_bool("compile", compile)
+    name = name or "frame_average_classifier"
+
+    def average(features, mask):
+        pool = keras.layers.GlobalAveragePooling1D(name=f"{name}_average")
+        return pool(features, mask=mask)
+
+    return _build(
+        average,
+        num_frames=num_frames,
+        frame_shape=tuple(frame_shape),
+        num_classes=num_classes,
+        frame_encoder=frame_encoder,
+        weights=weights,
+        train_encoder=train_encoder,
+        encoder_depth=encoder_depth,
+        encoder_filters=encoder_filters,
+        encoder_units=encoder_units,
+        dropout=dropout,
+        learning_rate=learning_rate,
+        compile=compile,
+        name=name,
+    )
+
+
+def feature_models(model, *, learning_rate=None):
+    """Splits a video classifier for training on precomputed frame features.
+
+    With a frozen frame encoder (`train_encoder=False`) the features of every
+    frame never change, so they can be computed once (`frame_features`) and
+    the sequence head trained on them (`head`), which is much faster than
+    running the encoder on every frame in every epoch. `head` shares its
+    weights with `model`: fitting it trains `model`, which still takes raw
+    frames and is the model to save.
+
+    Args:
+        model: `keras.Model` made by `build_video_classifier` or
+            `build_frame_average_classifier` with `train_encoder=False`.
+        learning_rate: float or None. Adam learning rate of `head`, positive,
+            or None for the one of `model`'s optimizer. Defaults to None.
+
+    Returns:
+        A tuple `(frame_features, head)`. `frame_features` is a
+        `keras.Model` mapping `frames` `(batch, num_frames, height, width,
+        3)` to features `(batch, num_frames, features)`, for inference only.
+        `head` is a `keras.Model` mapping `{"features": ..., "mask": ...}`
+        to class probabilities, made of `model`'s
+        `f"{model.name}_sequence_head"` layers and compiled like `model`
+        (same loss and metrics, a fresh optimizer of the same kind and
+        learning rate; Adam, sparse categorical cross-entropy and accuracy
+        when `model` is not compiled).
+
+    Raises:
+        ValueError: if `model` is not a video classifier, if its frame
+            encoder is trainable, if `learning_rate` is not positive, or if
+            `model` is not compiled and no `learning_rate` is given.
+
+    Example:
+
+    >>> model = build_video_classifier(
+    ...     num_frames=4, frame_shape=(16, 16, 3), num_classes=2,
+    ...     train_encoder=False,
+    ... )
+    >>> frame_features, head = feature_models(model)
+    >>> frame_features.output_shape
+    (None, 4, 64)
+    """
+    name = getattr(model, "name", None)
+    layers = {layer.name: layer for layer in getattr(model, "layers", [])}
+    encoded = layers.get(f"{name}_frames_encoded")
+    sequence_head = layers.get(f"{name}_sequence_head")
+    if (
+        not isinstance(model, keras.Model)
+        or not isinstance(encoded, keras.layers.TimeDistributed)
+        or not isinstance(sequence_head, keras.Model)
+        or "frames" not in layers
+    ):
+        raise ValueError(
+            "Expected a model made by `build_video_classifier` (with the layers "
+            f"'{name}_frames_encoded' and '{name}_sequence_head'). "
+            f"Received: model={name!r}"
+        )
+    if encoded.trainable_weights:
+        raise ValueError(
+            "Precomputing features needs a frozen encoder: build with "
+            f"train_encoder=False. Received: a model whose frame encoder "
+            f"{encoded.layer.name!r} has {len(encoded.trainable_weights)} "
+            "trainable weights"
+        )
+    if learning_rate is not None:
+        check_positive("learning_rate", learning_rate)
+    elif not model.compiled:
+        raise ValueError(
+            "The model is not compiled; pass a `learning_rate` for the head. "
+            "Received: learning_rate=None"
+        )
+
+    frame_features = keras.Model(
+        layers["frames"].output, encoded.output, name=f"{name}_frame_features"
+    )
+    head = keras.Model(
+        sequence_head.input, sequence_head.output, name=f"{name}_sequence_head"
+    )
+    if model.compiled:
+        config = model.get_compile_config()
+        if learning_rate is not None:
+            config["optimizer"] = keras.optimizers.serialize(
+                keras.optimizers.Adam(learning_rate)
+            )
+        # Deserializing the config makes a fresh optimizer.
+        head.compile_from_config(config)
+    else:
+        compile_classifier(head, learning_rate)
+    return frame_features, head
+
+
+def _build(
+    sequence_layers,
+    *,
+    num_frames,
+    frame_shape,
+    num_classes,
+    frame_encoder,
+    weights,
+    train_encoder,
+    encoder_depth,
+    encoder_filters,
+    encoder_units,
+    dropout,
+    learning_rate,
+    compile,
+    name,
+):
+    """Frame encoder, `FrameDistributed`, then `sequence_layers` in the head."""
+    encoder = _frame_encoder(
+        frame_shape=frame_shape,
+        frame_encoder=frame_encoder,
+        weights=weights,
+        train_encoder=train_encoder,
+        encoder_depth=encoder_depth,
+        encoder_filters=encoder_filters,
+        encoder_units=encoder_units,
+        name=name,
+    )
+    features = keras.Input(
+        shape=(num_frames, encoder.output_shape[-1]), name="features"
+    )
+    mask = keras.Input(shape=(num_frames,), dtype="bool", name="mask")
+    x = sequence_layers(features, mask)
+    x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name=f"{name}_predictions"
+    )(x)
+    head = keras.Model(
+        {"features": features, "mask": mask}, outputs, name=f"{name}_sequence_head"
+    )
+
+    frames = keras.Input(shape=(num_frames, *frame_shape), name="frames")
+    mask = keras.Input(shape=(num_frames,), dtype="bool", name="mask")
+    features = FrameDistributed(encoder, name=f"{name}_frames_encoded")(frames)
+    outputs = head({"features": features, "mask": mask})
+    model = keras.Model({"frames": frames, "mask": mask}, outputs, name=name)
+    if compile:
+        compile_classifier(model, learning_rate)
+    return model
+
+
+def _frame_encoder(
+    *,
+    frame_shape,
+    frame_encoder,
+    weights,
+    train_encoder,
+    encoder_depth,
+    encoder_filters,
+    encoder_units,
+    name,
+):
+    """The `keras.Model` mapping one raw frame to its feature vector."""
+    frame = keras.Input(shape=frame_shape, name="frame")
+    if frame_encoder == "small_cnn":
+        x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(frame)
+        for i in range(encoder_depth):
+            x = conv_block(x, encoder_filters * 2**i, name=f"{name}_block{i + 1}")
+        # Flattened, not pooled: the features keep where things are in the
+        # frame, so the recurrent layers can see motion.
+        x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+        x = keras.layers.Dense(
+            encoder_units, activation="relu", name=f"{name}_frame_features"
+        )(x)
+    else:
+        x = backbone_features(
+            frame,
+            frame_encoder,
+            weights=weights,
+            train_backbone=train_encoder,
+            input_shape=frame_shape,
+            name=name,
+        )
+    encoder = keras.Model(frame, x, name=f"{name}_frame_encoder")
+    encoder.trainable = train_encoder
+    return encoder
+
+
+def _validate_encoder(
+    *,
+    num_frames,
+    frame_shape,
+    num_classes,
+    frame_encoder,
+    weights,
+    train_encoder,
+    encoder_depth,
+    encoder_filters,
+    encoder_units,
+    dropout,
+    learning_rate,
+):
+    check_int("num_frames", num_frames)
+    check_image_shape("frame_shape", frame_shape)
+    check_int("num_classes", num_classes, minimum=2)
+    if not isinstance(frame_encoder, str) or frame_encoder not in FRAME_ENCODERS:
+        expected = ", ".join(repr(encoder) for encoder in FRAME_ENCODERS)
+        raise ValueError(
+            f"Unknown frame encoder. Received: frame_encoder={frame_encoder!r}. "
+            f"Expected one of {expected}."
+        )
+    check_choice("weights", weights, (None, "imagenet"))
+    if weights is not None and frame_encoder == "small_cnn":
+        raise ValueError(
+            "Pretrained weights need a keras.applications frame encoder. "
+            f"Received: weights={weights!r}, frame_encoder='small_cnn'"
+        )
+    check_bool("train_encoder", train_encoder)
+    check_int("encoder_depth", encoder_depth)
+    check_int("encoder_filters", encoder_filters)
+    check_int("encoder_units", encoder_units)
+    check_fraction("dropout", dropout)
+    check_positive("learning_rate", learning_rate)
+    backbone = frame_encoder != "small_cnn"
+    min_size = MIN_BACKBONE_SIZE if backbone else 2**encoder_depth
+    if min(frame_shape[:2]) < min_size:
+        reason = (
+            f"frame_encoder={frame_encoder!r}"
+            if backbone
+            else f"encoder_depth={encoder_depth}"
+        )
+        raise ValueError(
+            f"Frames must be at least {min_size}x{min_size} with {reason}. "
+            f"Received: frame_shape={tuple(frame_shape)!r}"
+        )

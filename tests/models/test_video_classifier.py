@@ -1,0 +1,353 @@
+import keras
+import numpy as np
+import pytest
+from test_case import assert_learns, run_model_smoke_test, run_saving_test
+
+from cnnrnn.models import build_video_classifier
+from cnnrnn.models.video_classifier import (
+    build_frame_average_classifier,
+    feature_models,
+)
+
+SMALL = {
+    "num_frames": 4,
+    "frame_shape": (16, 16, 3),
+    "encoder_depth": 2,
+    "encoder_filters": 4,
+    "encoder_units": 8,
+}
+LABELS = np.array([0, 1, 2, 0])
+
+
+def _clips(batch, *, lengths=None, size=16, num_frames=4, seed=0):
+    """Random raw-pixel clips; clip `i` has `lengths[i]` real frames."""
+    rng = np.random.default_rng(seed)
+    frames = rng.uniform(0, 255, (batch, num_frames, size, size, 3))
+    lengths = [num_frames] * batch if lengths is None else lengths
+    mask = np.arange(num_frames)[None, :] < np.array(lengths)[:, None]
+    return {"frames": frames.astype("float32"), "mask": mask}
+
+
+def _motion_clips(pairs, *, num_frames=4, size=16, seed=0):
+    """A bright vertical bar moving right (class 0) or left (class 1).
+
+    Every left clip is the frames of the right clip before it in reverse
+    order, so both classes have exactly the same frames and only their order
+    tells them apart: no single frame, nor the average of a clip's frames,
+    says anything about the class. A third of the clips are one frame short;
+    their last frame is junk, masked out.
+    """
+    rng = np.random.default_rng(seed)
+    frames = np.zeros((2 * pairs, num_frames, size, size, 3), "float32")
+    mask = np.zeros((2 * pairs, num_frames), bool)
+    for i in range(pairs):
+        length = num_frames - 1 if i % 3 == 0 else num_frames
+        speed = rng.integers(2, 4)
+        start = rng.integers(0, size - 2 - speed * (length - 1) + 1)
+        clip = rng.uniform(0, 60, (length, size, size, 3))
+        for t in range(length):
+            column = start + t * speed
+            clip[t, :, column : column + 2] = 255.0
+        pair = slice(2 * i, 2 * i + 2)
+        frames[pair, length:] = rng.uniform(
+            0, 255, (num_frames - length, size, size, 3)
+        )
+        frames[2 * i, :length] = clip
+        frames[2 * i + 1, :length] = clip[::-1]
+        mask[pair, :length] = True
+    return {"frames": frames, "mask": mask}, np.tile([0, 1], pairs)
+
+
+def test_outputs_are_class_probabilities(seed):
+    model = build_video_classifier(num_classes=3, **SMALL)
+    assert model.output_shape == (None, 3)
+    probabilities = model.predict(_clips(2, lengths=[4, 2]), verbose=0)
+    assert probabilities.shape == (2, 3)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_layer_names_are_stable():
+    model = build_video_classifier(num_classes=3, name="clip", **SMALL)
+    assert model.name == "clip"
+    assert {layer.name for layer in model.layers} == {
+        "frames",
+        "mask",
+        "clip_frames_encoded",
+        "clip_sequence_head",
+    }
+    encoded = model.get_layer("clip_frames_encoded")
+    assert isinstance(encoded, keras.layers.TimeDistributed)
+    assert encoded.output.shape == (None, 4, 8)
+    encoder = encoded.layer
+    assert encoder.name == "clip_frame_encoder"
+    assert [layer.name for layer in encoder.layers][:3] == [
+        "frame",
+        "clip_rescaling",
+        "clip_block1_conv1",
+    ]
+    assert [layer.name for layer in encoder.layers][-2:] == [
+        "clip_flatten",
+        "clip_frame_features",
+    ]
+    head = model.get_layer("clip_sequence_head")
+    assert {layer.name for layer in head.layers} == {
+        "features",
+        "mask",
+        "clip_rnn1",
+        "clip_dropout",
+        "clip_predictions",
+    }
+
+    model = build_video_classifier(
+        num_classes=3, rnn_type="gru", bidirectional=True, rnn_layers=2, **SMALL
+    )
+    rnn = model.get_layer("video_classifier_sequence_head").get_layer(
+        "video_classifier_rnn2"
+    )
+    assert isinstance(rnn, keras.layers.Bidirectional)
+    assert rnn.forward_layer.name.startswith("forward_video_classifier_gru2")
+
+
+@pytest.mark.parametrize(
+    "rnn",
+    [
+        {"rnn_type": "lstm"},
+        {"rnn_type": "gru"},
+        {"rnn_type": "lstm", "bidirectional": True, "rnn_layers": 2},
+    ],
+    ids=str,
+)
+def test_smoke(seed, rnn):
+    model = build_video_classifier(num_classes=3, rnn_units=8, **rnn, **SMALL)
+    run_model_smoke_test(
+        model,
+        _clips(4, lengths=[4, 3, 1, 2]),
+        LABELS,
+        expected_output_shape=(4, 3),
+    )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: build_video_classifier(num_classes=3, rnn_units=8, **SMALL),
+        lambda: build_video_classifier(
+            num_classes=3,
+            rnn_type="gru",
+            bidirectional=True,
+            rnn_layers=2,
+            rnn_units=8,
+            **SMALL,
+        ),
+        lambda: build_frame_average_classifier(num_classes=3, **SMALL),
+    ],
+    ids=["lstm", "bidirectional_gru", "frame_average"],
+)
+def test_padding_frames_do_not_change_the_prediction(seed, build):
+    model = build()
+    model.train_on_batch(_clips(4, lengths=[4, 3, 1, 2]), LABELS)
+    clips = _clips(3, lengths=[4, 2, 1])
+    junk = _clips(3, seed=1)["frames"]
+    masked = ~clips["mask"][..., None, None, None]
+    other = {"frames": np.where(masked, junk, clips["frames"]), "mask": clips["mask"]}
+    assert not np.allclose(other["frames"], clips["frames"])
+    expected = model.predict(clips, verbose=0)
+    np.testing.assert_allclose(model.predict(other, verbose=0), expected, atol=1e-6)
+
+    # A real (unmasked) frame does change it.
+    changed = {"frames": clips["frames"].copy(), "mask": clips["mask"]}
+    changed["frames"][:, 0] = junk[:, 0]
+    assert not np.allclose(model.predict(changed, verbose=0), expected, atol=1e-6)
+
+
+def test_frozen_encoder_is_not_trained(seed):
+    clips = _clips(4, lengths=[4, 3, 1, 2])
+    trainable = build_video_classifier(num_classes=3, **SMALL)
+    frozen = build_video_classifier(num_classes=3, train_encoder=False, **SMALL)
+    head = frozen.get_layer("video_classifier_sequence_head")
+    encoder = frozen.get_layer("video_classifier_frames_encoded").layer
+    assert not encoder.trainable
+    assert not encoder.trainable_weights
+    assert [w.path for w in frozen.trainable_weights] == [
+        w.path for w in head.trainable_weights
+    ]
+    assert len(trainable.trainable_weights) > len(head.trainable_weights)
+    assert trainable.get_layer("video_classifier_frames_encoded").trainable_weights
+
+    # Frozen: the encoder runs in inference mode, so even the batch norm
+    # moving statistics stay as they are.
+    before = [np.array(w) for w in encoder.weights]
+    frozen.train_on_batch(clips, LABELS)
+    for value, weight in zip(before, encoder.weights, strict=True):
+        np.testing.assert_array_equal(np.array(weight), value, err_msg=weight.path)
+
+    encoder = trainable.get_layer("video_classifier_frames_encoded").layer
+    before = [np.array(w) for w in encoder.weights]
+    trainable.train_on_batch(clips, LABELS)
+    assert all(
+        not np.array_equal(np.array(weight), value)
+        for value, weight in zip(before, encoder.weights, strict=True)
+    )
+
+
+@pytest.mark.parametrize("train_encoder", [True, False])
+def test_saving_keeps_outputs(seed, tmp_path, train_encoder):
+    model = build_video_classifier(
+        num_classes=3, train_encoder=train_encoder, rnn_units=8, **SMALL
+    )
+    clips = _clips(4, lengths=[4, 3, 1, 2])
+    model.train_on_batch(clips, LABELS)
+    loaded = run_saving_test(model, clips, tmp_path)
+    encoder = loaded.get_layer("video_classifier_frames_encoded").layer
+    assert encoder.trainable is train_encoder
+
+
+# The model's own optimizer never ran, so it has no slot variables; loading warns.
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
+@pytest.mark.parametrize(
+    "builder", [build_video_classifier, build_frame_average_classifier]
+)
+def test_training_the_head_on_features_trains_the_model(seed, tmp_path, builder):
+    model = builder(num_classes=3, train_encoder=False, learning_rate=1e-2, **SMALL)
+    clips = _clips(4, lengths=[4, 3, 1, 2])
+    frame_features, head = feature_models(model)
+    assert head.optimizer is not model.optimizer
+    assert float(head.optimizer.learning_rate) == pytest.approx(1e-2)
+    assert isinstance(head.loss, keras.losses.SparseCategoricalCrossentropy)
+
+    features = frame_features.predict(clips["frames"], verbose=0)
+    assert features.shape == (4, 4, 8)
+    inputs = {"features": features, "mask": clips["mask"]}
+    before = model.predict(clips, verbose=0)
+    np.testing.assert_allclose(head.predict(inputs, verbose=0), before, atol=1e-6)
+
+    head.fit(inputs, LABELS, epochs=2, batch_size=4, verbose=0)
+    after = model.predict(clips, verbose=0)
+    assert not np.allclose(after, before, atol=1e-4)
+    np.testing.assert_allclose(head.predict(inputs, verbose=0), after, atol=1e-6)
+    np.testing.assert_allclose(
+        frame_features.predict(clips["frames"], verbose=0), features, atol=1e-6
+    )
+
+    # The full model is what gets saved; it still takes raw frames.
+    run_saving_test(model, clips, tmp_path)
+
+
+def test_feature_models_learning_rate_and_uncompiled_model():
+    model = build_video_classifier(
+        num_classes=3, train_encoder=False, compile=False, **SMALL
+    )
+    with pytest.raises(ValueError, match="Received: learning_rate=None"):
+        feature_models(model)
+    _, head = feature_models(model, learning_rate=3e-3)
+    assert float(head.optimizer.learning_rate) == pytest.approx(3e-3)
+    assert head.compiled
+    assert not model.compiled
+
+
+def test_feature_models_rejects_trainable_encoder_and_other_models():
+    model = build_video_classifier(num_classes=3, **SMALL)
+    with pytest.raises(ValueError, match="needs a frozen encoder"):
+        feature_models(model)
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="build_video_classifier"):
+        feature_models(other)
+    with pytest.raises(ValueError, match="build_video_classifier"):
+        feature_models("model")
+
+
+def test_learns_motion_that_the_frame_average_cannot(seed):
+    x, y = _motion_clips(32)
+    options = {
+        "num_frames": 4,
+        "frame_shape": (16, 16, 3),
+        "encoder_depth": 4,
+        "encoder_filters": 4,
+        "dropout": 0.0,
+        "learning_rate": 3e-3,
+        "num_classes": 2,
+    }
+    model = build_video_classifier(rnn_units=16, **options)
+    assert_learns(model, x, y, epochs=10, min_accuracy=0.9)
+
+    baseline = build_frame_average_classifier(**options)
+    baseline.fit(x, y, epochs=10, batch_size=8, verbose=0)
+    logs = baseline.evaluate(x, y, return_dict=True, verbose=0)
+    assert logs["accuracy"] < 0.75, logs
+
+
+def test_keras_applications_encoder(seed):
+    model = build_video_classifier(
+        num_frames=4,
+        frame_shape=(32, 32, 3),
+        num_classes=3,
+        frame_encoder="mobilenet_v3_small",
+        train_encoder=False,
+        rnn_units=8,
+    )
+    encoded = model.get_layer("video_classifier_frames_encoded")
+    assert encoded.output.shape == (None, 4, 576)
+    encoder = encoded.layer
+    assert "video_classifier_backbone" in [layer.name for layer in encoder.layers]
+    assert not encoder.trainable_weights
+    clips = _clips(2, lengths=[4, 2], size=32)
+    assert model.predict(clips, verbose=0).shape == (2, 3)
+    frame_features, _ = feature_models(model)
+    assert frame_features.predict(clips["frames"], verbose=0).shape == (2, 4, 576)
+
+
+def test_mixed_precision_outputs_float32(seed, mixed_precision):
+    model = build_video_classifier(num_classes=3, rnn_units=8, **SMALL)
+    probabilities = model.predict(_clips(2, lengths=[4, 2]), verbose=0)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_frames": 0},
+        {"num_frames": 4.0},
+        {"frame_shape": (16, 16)},
+        {"frame_shape": (16, 16, 1)},
+        {"frame_shape": (16, 0, 3)},
+        {"frame_shape": (4, 4, 3)},
+        {"frame_shape": (16, 16, 3), "encoder_depth": 5},
+        {"frame_shape": (16, 16, 3), "frame_encoder": "mobilenet_v3_small"},
+        {"num_classes": 1},
+        {"frame_encoder": None},
+        {"frame_encoder": "mobilenet_v3_large", "weights": "places365"},
+        {"weights": "imagenet"},
+        {"train_encoder": "yes"},
+        {"encoder_depth": 0},
+        {"encoder_filters": 0},
+        {"encoder_units": 0},
+        {"rnn_type": "rnn"},
+        {"bidirectional": 1},
+        {"rnn_layers": 0},
+        {"rnn_units": 0},
+        {"dropout": 1.0},
+        {"learning_rate": 0},
+    ],
+    ids=str,
+)
+def test_invalid_arguments_raise(kwargs):
+    kwargs = {"num_classes": 3, **kwargs}
+    with pytest.raises(ValueError, match="Received:"):
+        build_video_classifier(**kwargs)
+
+
+def test_invalid_argument_messages():
+    with pytest.raises(
+        ValueError, match=r"Received: rnn_type='lsmt'. Expected one of 'lstm', 'gru'."
+    ):
+        build_video_classifier(num_classes=3, rnn_type="lsmt")
+    with pytest.raises(
+        ValueError, match=r"frame_encoder='resnet'. Expected one of 'small_cnn', "
+    ):
+        build_video_classifier(num_classes=3, frame_encoder="resnet")
+    with pytest.raises(ValueError, match="at least 32x32 with frame_encoder="):
+        build_frame_average_classifier(
+            num_classes=3, frame_shape=(16, 16, 3), frame_encoder="mobilenet_v2"
+        )

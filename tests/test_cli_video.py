@@ -1,0 +1,122 @@
+"""`cnnrnn` end to end for video-classifier: video files in, classes out."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cnnrnn import cli, runs
+from cnnrnn.data.demo import VIDEO_CLASSES, write_video_demo
+
+FAST = [
+    "--set", "model.rnn_units=8",
+    "--set", "model.encoder_filters=4",
+    "--set", "model.encoder_units=16",
+    "--set", "data.num_frames=6",
+    "--set", "data.frame_size=[16, 16]",
+    "--epochs", "2",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    return write_video_demo(
+        tmp_path_factory.mktemp("data") / "clips", clips_per_class=8, frame_size=16
+    )
+
+
+@pytest.fixture(scope="module")
+def video_run(clips, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "video"
+    argv = ["train", "video-classifier", "--data", str(clips)]
+    assert cli.main([*argv, "--output", str(run_dir), *FAST]) == 0
+    return run_dir
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_run_directory_is_complete(video_run):
+    for name in (runs.MODEL_FILE, runs.CONFIG_FILE, runs.METRICS_FILE):
+        assert (video_run / name).is_file()
+    assert (video_run / "plots" / "confusion_matrix.png").is_file()
+    metrics = runs.read_json(video_run / runs.METRICS_FILE)
+    assert set(metrics["per_class_accuracy"]) == set(VIDEO_CLASSES)
+
+
+def test_predict_prints_top_classes_of_video_files(video_run, clips, capsys):
+    files = [str(clips / "left" / "left_000.mp4"), str(clips / "up" / "up_001.mp4")]
+    code, out, _ = run_cli(
+        capsys, "predict", str(video_run), *files, "--top-k", "2", "--json"
+    )
+    assert code == 0
+    results = json.loads(out)
+    assert [result["input"] for result in results] == files
+    for result in results:
+        assert len(result["predictions"]) == 2
+        assert {p["label"] for p in result["predictions"]} <= set(VIDEO_CLASSES)
+
+
+def test_unreadable_clip_is_a_one_line_error(video_run, tmp_path, capsys):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    code, _, err = run_cli(capsys, "predict", str(video_run), str(broken))
+    assert code == 1 and "broken.mp4" in err and "Traceback" not in err
+
+
+_LOAD_AND_PREDICT = """
+import json, sys
+import keras
+import cnnrnn.models
+from cnnrnn.data.video import load_clip_files
+model = keras.saving.load_model(sys.argv[1])
+clips = load_clip_files([sys.argv[2]], num_frames=6, frame_size=16)
+print(json.dumps(model.predict(clips, verbose=0).tolist()))
+"""
+
+
+def test_fresh_process_gives_identical_predictions_on_a_video_file(video_run, clips):
+    import keras
+    import numpy as np
+
+    from cnnrnn.data.video import load_clip_files
+
+    clip = str(clips / "right" / "right_002.mp4")
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_AND_PREDICT, str(video_run / "model.keras"), clip],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    model = keras.saving.load_model(video_run / "model.keras")
+    inputs = load_clip_files([clip], num_frames=6, frame_size=16)
+    np.testing.assert_array_equal(loaded, model.predict(inputs, verbose=0))
+
+
+def test_evaluate_on_other_clips(video_run, clips, capsys):
+    code, out, _ = run_cli(
+        capsys, "evaluate", str(video_run), "--data", str(clips), "--json"
+    )
+    assert code == 0 and 0 <= json.loads(out)["accuracy"] <= 1
+
+
+def test_precomputed_features_train_a_frozen_encoder_run(clips, tmp_path):
+    argv = ["train", "video-classifier", "--data", str(clips), *FAST]
+    argv += ["--set", "model.train_encoder=false"]
+    argv += ["--set", "training.precompute_features=true"]
+    assert cli.main([*argv, "--output", str(tmp_path / "run")]) == 0
+    assert runs.is_finished(tmp_path / "run")
+
+
+def test_precomputing_with_a_trainable_encoder_is_refused(clips, tmp_path, capsys):
+    argv = ["train", "video-classifier", "--data", str(clips), *FAST]
+    argv += ["--set", "training.precompute_features=true"]
+    code, _, err = run_cli(capsys, *argv, "--output", str(tmp_path / "run"))
+    assert code == 1 and "train_encoder=False" in err
+    assert not (tmp_path / "run").exists()
