@@ -59,7 +59,7 @@ def decode_rate(folder, num_clips, *, num_workers, repeats, options):
 
 def median_epoch(model, data, epochs):
     timer = EpochTimer()
-    model.fit(data, epochs=epochs, callbacks=[timer], verbose=0)
+    model.fit(data, epochs=epochs, callbacks=[timer], shuffle=False, verbose=0)
     return statistics.median(timer.seconds[1:] or timer.seconds)  # 1st traces
 
 

@@ -228,8 +228,10 @@ VIDEO_CLASSIFIER = App(
             "on_bad_file": "skip",
         },
         "training": {
-            "epochs": 30,
-            "early_stopping_patience": 6,
+            # The validation loss can stall for several epochs before the
+            # recurrent layers pick up the motion: be patient.
+            "epochs": 40,
+            "early_stopping_patience": 10,
             "precompute_features": False,
         },
     },
