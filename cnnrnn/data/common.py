@@ -182,3 +182,92 @@ def tfds_classification_builder(
             f"({kind} input and a class label): choose one such as '{example}'."
         )
     return builder, input_key, label_key, list(features[label_key].names)
+
+
+def prepare_tfds_classification(
+    builder, name, source_names, class_names, *, validation_split, test_split
+):
+    """Prepares a TensorFlow Datasets classification set for a loader.
+
+    Downloads the set if needed, orders its classes (the set's own order, or
+    a trained model's `class_names`) and plans the splits (see
+    `tfds_split_specs`).
+
+    Returns:
+        A tuple `(class_names, label_map, split_specs)`: `label_map[i]` is
+        the label id of the set's class `i`.
+    """
+    class_names = label_order(
+        f"TensorFlow Datasets set {name!r}", source_names, class_names
+    )
+    label_map = np.array([class_names.index(n) for n in source_names], np.int32)
+    builder.download_and_prepare()
+    # A mocked set (`tfds.testing.mock_data`) has no split information.
+    available = set(builder.info.splits) or {"train"}
+    return (
+        class_names,
+        label_map,
+        tfds_split_specs(name, available, validation_split, test_split),
+    )
+
+
+def label_order(what, source_classes, class_names):
+    """Returns the class names whose order defines the labels.
+
+    `what` names the data in messages, e.g. "Image folder 'photos'".
+    """
+    source_classes = list(source_classes)
+    if class_names is None:
+        if len(source_classes) < 2:
+            raise DataError(
+                f"{what} has only one class ({source_classes[0]!r}): a classifier "
+                "needs at least two, so add a sub-folder of images per class."
+            )
+        return source_classes
+    if isinstance(class_names, str) or len(set(class_names)) != len(class_names):
+        raise DataError(
+            f"Received: class_names={class_names!r}. Expected a list of distinct "
+            "class names."
+        )
+    unknown = [name for name in source_classes if name not in class_names]
+    if unknown:
+        raise DataError(
+            f"{what} has classes the model does not know: "
+            f"{', '.join(map(repr, unknown))}. Expected only classes among "
+            f"{', '.join(map(repr, class_names))}."
+        )
+    return list(class_names)
+
+
+def tfds_split_specs(name, available, validation_split, test_split):
+    """Maps train/validation/test to TensorFlow Datasets split strings or None.
+
+    Splits the set lacks are cut from the end of `train`: `[train|val|test]`.
+    """
+    if "train" not in available:
+        raise DataError(
+            f"TensorFlow Datasets set {name!r} has no 'train' split "
+            f"(it has {', '.join(sorted(available))}): choose another set."
+        )
+    specs = {}
+    end = 100.0
+    for split, fraction in (("test", test_split), ("validation", validation_split)):
+        if split in available:
+            specs[split] = split
+            continue
+        start = round(max(end - 100.0 * fraction, 0.0), 6)
+        specs[split] = _train_slice(start, end)
+        end = start
+    specs["train"] = _train_slice(0.0, end)
+    return {split: specs[split] for split in ("train", "validation", "test")}
+
+
+def _train_slice(start, end):
+    """`"train[start%:end%]"`, shortened, or None when the slice is empty."""
+    if start >= end:
+        return None
+    if (start, end) == (0.0, 100.0):
+        return "train"
+    lower = f"{start:g}%" if start > 0 else ""
+    upper = f"{end:g}%" if end < 100 else ""
+    return f"train[{lower}:{upper}]"

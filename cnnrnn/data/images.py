@@ -16,6 +16,8 @@ from cnnrnn.data.common import (
     check_choice,
     check_positive_int,
     check_split_fractions,
+    label_order,
+    prepare_tfds_classification,
     stratified_split,
     tfds_classification_builder,
 )
@@ -133,7 +135,7 @@ def load_image_folder(
     check_choice("on_bad_file", on_bad_file, _ON_BAD_FILE)
     directory = pathlib.Path(directory)
     class_dirs = _class_folders(directory)
-    class_names = _label_order(f"Image folder '{directory}'", class_dirs, class_names)
+    class_names = label_order(f"Image folder '{directory}'", class_dirs, class_names)
 
     candidates = []
     for class_name, class_dir in class_dirs.items():
@@ -262,15 +264,14 @@ def load_tfds_images(
         example="tf_flowers",
         data_dir=data_dir,
     )
-    class_names = _label_order(
-        f"TensorFlow Datasets set {name!r}", source_names, class_names
+    class_names, label_map, split_specs = prepare_tfds_classification(
+        builder,
+        name,
+        source_names,
+        class_names,
+        validation_split=validation_split,
+        test_split=test_split,
     )
-    label_map = tf.constant([class_names.index(n) for n in source_names], tf.int32)
-
-    builder.download_and_prepare()
-    # A mocked set (`tfds.testing.mock_data`) has no split information.
-    available = set(builder.info.splits) or {"train"}
-    split_specs = _tfds_split_specs(name, available, validation_split, test_split)
     splits = {}
     for split, spec in split_specs.items():
         if spec is None:
@@ -549,34 +550,6 @@ def _class_folders(directory):
     return class_dirs
 
 
-def _label_order(what, source_classes, class_names):
-    """Returns the class names whose order defines the labels.
-
-    `what` names the data in messages, e.g. "Image folder 'photos'".
-    """
-    source_classes = list(source_classes)
-    if class_names is None:
-        if len(source_classes) < 2:
-            raise DataError(
-                f"{what} has only one class ({source_classes[0]!r}): a classifier "
-                "needs at least two, so add a sub-folder of images per class."
-            )
-        return source_classes
-    if isinstance(class_names, str) or len(set(class_names)) != len(class_names):
-        raise DataError(
-            f"Received: class_names={class_names!r}. Expected a list of distinct "
-            "class names."
-        )
-    unknown = [name for name in source_classes if name not in class_names]
-    if unknown:
-        raise DataError(
-            f"{what} has classes the model does not know: "
-            f"{', '.join(map(repr, unknown))}. Expected only classes among "
-            f"{', '.join(map(repr, class_names))}."
-        )
-    return list(class_names)
-
-
 def _visible_files(folder):
     """Files under `folder`, sorted, without hidden files or hidden folders."""
     return sorted(
@@ -585,37 +558,3 @@ def _visible_files(folder):
         if path.is_file()
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     )
-
-
-def _tfds_split_specs(name, available, validation_split, test_split):
-    """Maps train/validation/test to TensorFlow Datasets split strings or None.
-
-    Splits the set lacks are cut from the end of `train`: `[train|val|test]`.
-    """
-    if "train" not in available:
-        raise DataError(
-            f"TensorFlow Datasets set {name!r} has no 'train' split "
-            f"(it has {', '.join(sorted(available))}): choose another set."
-        )
-    specs = {}
-    end = 100.0
-    for split, fraction in (("test", test_split), ("validation", validation_split)):
-        if split in available:
-            specs[split] = split
-            continue
-        start = round(max(end - 100.0 * fraction, 0.0), 6)
-        specs[split] = _train_slice(start, end)
-        end = start
-    specs["train"] = _train_slice(0.0, end)
-    return {split: specs[split] for split in ("train", "validation", "test")}
-
-
-def _train_slice(start, end):
-    """`"train[start%:end%]"`, shortened, or None when the slice is empty."""
-    if start >= end:
-        return None
-    if (start, end) == (0.0, 100.0):
-        return "train"
-    lower = f"{start:g}%" if start > 0 else ""
-    upper = f"{end:g}%" if end < 100 else ""
-    return f"train[{lower}:{upper}]"

@@ -28,10 +28,12 @@ from cnnrnn.data.common import (
     check_choice,
     check_positive_int,
     check_split_fractions,
+    label_order,
+    prepare_tfds_classification,
     stratified_split,
     tfds_classification_builder,
 )
-from cnnrnn.data.images import IMAGE_EXTENSIONS, _label_order, _tfds_split_specs
+from cnnrnn.data.images import IMAGE_EXTENSIONS
 from cnnrnn.errors import DataError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv", ".mov")
@@ -231,7 +233,7 @@ def load_video_folder(
             f"Video folder '{directory}' has only one class ({next(iter(class_dirs))!r}"
             f"): a classifier needs at least two, laid out as {_LAYOUT}."
         )
-    class_names = _label_order(f"Video folder '{directory}'", class_dirs, class_names)
+    class_names = label_order(f"Video folder '{directory}'", class_dirs, class_names)
 
     clips, labels = [], []
     for class_name, class_dir in class_dirs.items():
@@ -361,15 +363,14 @@ def load_tfds_videos(
         data_dir=data_dir,
         infer_keys=True,
     )
-    class_names = _label_order(
-        f"TensorFlow Datasets set {name!r}", source_names, class_names
+    class_names, label_map, split_specs = prepare_tfds_classification(
+        builder,
+        name,
+        source_names,
+        class_names,
+        validation_split=validation_split,
+        test_split=test_split,
     )
-    label_map = tf.constant([class_names.index(n) for n in source_names], tf.int32)
-
-    builder.download_and_prepare()
-    # A mocked set (`tfds.testing.mock_data`) has no split information.
-    available = set(builder.info.splits) or {"train"}
-    split_specs = _tfds_split_specs(name, available, validation_split, test_split)
     height, width = size
     clip_bytes = num_frames * height * width * 3
     if cache_dir is not None:

@@ -5,9 +5,8 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from cnnrnn.data.common import stratified_split
+from cnnrnn.data.common import stratified_split, tfds_split_specs
 from cnnrnn.data.images import (
-    _tfds_split_specs,
     load_image_files,
     load_image_folder,
     load_images,
@@ -283,7 +282,7 @@ def test_tfds_errors():
 def test_tfds_split_specs_use_own_splits_and_cut_missing_ones(
     available, fractions, expected
 ):
-    specs = _tfds_split_specs("x", available, *fractions)
+    specs = tfds_split_specs("x", available, *fractions)
     assert tuple(specs.values()) == expected
     assert list(specs) == ["train", "validation", "test"]
 
