@@ -115,13 +115,13 @@ def predict_clips(model, inputs, config, *, top_k=3):
 
 def predict_next_chars(model, inputs, config, *, top_k=3):
     """Ranks the characters most likely to follow each text."""
+    vocabulary = config["model_from_data"]["vocabulary"]
+    labels = ["(unknown)", *(repr(char) for char in vocabulary)]
     results = []
     for number, item in enumerate(inputs, start=1):
         if not item:
             raise DataError(f"Text {number} is empty: pass some text to continue.")
         probabilities = char_generator.next_char_probabilities(model, item)
-        labels = ["(unknown)", *config["model_from_data"]["vocabulary"]]
-        labels = [label if label == "(unknown)" else repr(label) for label in labels]
         (predictions,) = classification.top_k_predictions(
             probabilities[None], labels, k=top_k
         )

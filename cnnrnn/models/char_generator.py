@@ -375,11 +375,7 @@ class CharSampler:
         return self._rnns[0].compute_dtype
 
     def _state_sizes(self):
-        sizes = []
-        for layer in self._rnns:
-            size = layer.cell.state_size
-            sizes.extend(size if isinstance(size, list | tuple) else [size])
-        return sizes
+        return [size for layer in self._rnns for size in _state_sizes(layer)]
 
 
 def generate(model, seed_text="", **options):
@@ -454,10 +450,9 @@ def _stepper(embedding, rnns, head):
             "name": f"{layer.name}_step",
         }
         stepping = layer.__class__.from_config(config)
-        sizes = layer.cell.state_size
-        sizes = sizes if isinstance(sizes, list | tuple) else [sizes]
         states = [
-            keras.Input(shape=(size,), dtype=layer.compute_dtype) for size in sizes
+            keras.Input(shape=(size,), dtype=layer.compute_dtype)
+            for size in _state_sizes(layer)
         ]
         x, *new_states = stepping(x, initial_state=states)
         stepping.set_weights(layer.get_weights())
@@ -465,6 +460,12 @@ def _stepper(embedding, rnns, head):
         state_outputs += new_states
     logits = head(x[:, -1, :])
     return keras.Model([ids, *state_inputs], [logits, *state_outputs])
+
+
+def _state_sizes(layer):
+    """The sizes of a recurrent layer's states (two for an LSTM, one for a GRU)."""
+    sizes = layer.cell.state_size
+    return list(sizes) if isinstance(sizes, list | tuple) else [sizes]
 
 
 def _check_vocabulary(vocabulary):

@@ -165,19 +165,20 @@ def build_video_classifier(
     >>> model.output_shape
     (None, 3)
     """
-    _validate_encoder(
-        num_frames=num_frames,
-        frame_shape=frame_shape,
-        num_classes=num_classes,
-        frame_encoder=frame_encoder,
-        weights=weights,
-        train_encoder=train_encoder,
-        encoder_depth=encoder_depth,
-        encoder_filters=encoder_filters,
-        encoder_units=encoder_units,
-        dropout=dropout,
-        learning_rate=learning_rate,
-    )
+    shared = {
+        "num_frames": num_frames,
+        "frame_shape": frame_shape,
+        "num_classes": num_classes,
+        "frame_encoder": frame_encoder,
+        "weights": weights,
+        "train_encoder": train_encoder,
+        "encoder_depth": encoder_depth,
+        "encoder_filters": encoder_filters,
+        "encoder_units": encoder_units,
+        "dropout": dropout,
+        "learning_rate": learning_rate,
+    }
+    _validate_encoder(**shared)
     check_choice("rnn_type", rnn_type, RNN_TYPES)
     check_bool("bidirectional", bidirectional)
     check_int("rnn_layers", rnn_layers)
@@ -198,22 +199,7 @@ def build_video_classifier(
             x = rnn(x, mask=mask)
         return x
 
-    return _build(
-        recurrent_layers,
-        num_frames=num_frames,
-        frame_shape=tuple(frame_shape),
-        num_classes=num_classes,
-        frame_encoder=frame_encoder,
-        weights=weights,
-        train_encoder=train_encoder,
-        encoder_depth=encoder_depth,
-        encoder_filters=encoder_filters,
-        encoder_units=encoder_units,
-        dropout=dropout,
-        learning_rate=learning_rate,
-        compile=compile,
-        name=name,
-    )
+    return _build(recurrent_layers, **shared, compile=compile, name=name)
 
 
 def build_frame_average_classifier(
@@ -284,19 +270,20 @@ def build_frame_average_classifier(
     >>> model.output_shape
     (None, 3)
     """
-    _validate_encoder(
-        num_frames=num_frames,
-        frame_shape=frame_shape,
-        num_classes=num_classes,
-        frame_encoder=frame_encoder,
-        weights=weights,
-        train_encoder=train_encoder,
-        encoder_depth=encoder_depth,
-        encoder_filters=encoder_filters,
-        encoder_units=encoder_units,
-        dropout=dropout,
-        learning_rate=learning_rate,
-    )
+    shared = {
+        "num_frames": num_frames,
+        "frame_shape": frame_shape,
+        "num_classes": num_classes,
+        "frame_encoder": frame_encoder,
+        "weights": weights,
+        "train_encoder": train_encoder,
+        "encoder_depth": encoder_depth,
+        "encoder_filters": encoder_filters,
+        "encoder_units": encoder_units,
+        "dropout": dropout,
+        "learning_rate": learning_rate,
+    }
+    _validate_encoder(**shared)
     check_bool("compile", compile)
     name = name or "frame_average_classifier"
 
@@ -304,22 +291,7 @@ def build_frame_average_classifier(
         pool = keras.layers.GlobalAveragePooling1D(name=f"{name}_average")
         return pool(features, mask=mask)
 
-    return _build(
-        average,
-        num_frames=num_frames,
-        frame_shape=tuple(frame_shape),
-        num_classes=num_classes,
-        frame_encoder=frame_encoder,
-        weights=weights,
-        train_encoder=train_encoder,
-        encoder_depth=encoder_depth,
-        encoder_filters=encoder_filters,
-        encoder_units=encoder_units,
-        dropout=dropout,
-        learning_rate=learning_rate,
-        compile=compile,
-        name=name,
-    )
+    return _build(average, **shared, compile=compile, name=name)
 
 
 def feature_models(model, *, learning_rate=None):
@@ -431,6 +403,7 @@ def _build(
     name,
 ):
     """Frame encoder, `FrameDistributed`, then `sequence_layers` in the head."""
+    frame_shape = tuple(frame_shape)
     encoder = _frame_encoder(
         frame_shape=frame_shape,
         frame_encoder=frame_encoder,
