@@ -21,6 +21,9 @@ class DataSplits:
             `{"input_shape": (64, 64, 3), "num_classes": 4}`.
         info: JSON-serialisable facts about the data: `class_names`,
             `num_examples` per split, skipped files and other counts.
+        extras: dict. Per-split data an application's evaluation needs beyond
+            `(inputs, targets)` batches, e.g. the captioner's images with all
+            their reference captions. Defaults to `{}`.
     """
 
     train: Any
@@ -28,6 +31,7 @@ class DataSplits:
     test: Any
     model_args: dict
     info: dict
+    extras: dict = dataclasses.field(default_factory=dict)
 
 
 def check_choice(name, value, choices):

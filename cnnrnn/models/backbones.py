@@ -18,13 +18,16 @@ BACKBONES = tuple(_BACKBONES)
 MIN_BACKBONE_SIZE = 32
 
 
-def backbone_features(x, backbone, *, weights, train_backbone, input_shape, name):
+def backbone_features(
+    x, backbone, *, weights, train_backbone, input_shape, name, pooling="avg"
+):
     """Applies a `keras.applications` backbone to raw pixels, then pools.
 
     Adds the rescaling that the backbone expects (a `Rescaling` layer named
     `f"{name}_rescaling"`, for the backbones without their own preprocessing),
     then the backbone without its top, with global average pooling, named
-    `f"{name}_backbone"`. Unless `train_backbone`, the backbone is frozen and
+    `f"{name}_backbone"` (or, with `pooling=None`, the grid of features
+    before pooling). Unless `train_backbone`, the backbone is frozen and
     called in inference mode.
 
     Args:
@@ -37,9 +40,12 @@ def backbone_features(x, backbone, *, weights, train_backbone, input_shape, name
         input_shape: tuple of 3 ints. `(height, width, 3)`, at least
             `MIN_BACKBONE_SIZE` high and wide.
         name: str. Prefix of the layer names.
+        pooling: `"avg"` or None. None keeps the grid of features. Defaults
+            to `"avg"`.
 
     Returns:
-        Tensor of shape `(batch, features)`.
+        Tensor of shape `(batch, features)`, or `(batch, rows, columns,
+        features)` with `pooling=None`.
 
     Example:
 
@@ -59,7 +65,7 @@ def backbone_features(x, backbone, *, weights, train_backbone, input_shape, name
         scale, offset = rescaling
         x = keras.layers.Rescaling(scale, offset=offset, name=f"{name}_rescaling")(x)
     base = constructor(
-        include_top=False, weights=weights, input_shape=input_shape, pooling="avg"
+        include_top=False, weights=weights, input_shape=input_shape, pooling=pooling
     )
     # Renamed afterwards: EfficientNetV2 constructors look their blocks up by name.
     base.name = f"{name}_backbone"

@@ -1,0 +1,287 @@
+import itertools
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from test_case import run_model_smoke_test, run_saving_test
+
+from cnnrnn.models import CaptionDecoder, build_image_captioner, caption
+from cnnrnn.models.image_captioner import (
+    ATTENTIONS,
+    END_ID,
+    PAD_ID,
+    RNN_TYPES,
+    SPECIAL_TOKENS,
+    START_ID,
+    UNK_ID,
+)
+
+WORDS = ["a", "red", "blue", "circle", "square"]
+VOCABULARY = [*SPECIAL_TOKENS, *WORDS]
+SMALL = {
+    "image_shape": (16, 16, 3),
+    "vocabulary": VOCABULARY,
+    "encoder_filters": (8, 16),
+    "embedding_dim": 8,
+    "units": 16,
+    "max_length": 6,
+}
+
+
+def _images(count=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 255, (count, 16, 16, 3)).astype("float32")
+
+
+def _captions(count=4, steps=7, seed=0):
+    """Teacher-forcing inputs and targets: `<start> w1 .. wn` and `w1 .. wn <end>`."""
+    rng = np.random.default_rng(seed)
+    inputs = np.zeros((count, steps), "int32")
+    targets = np.zeros((count, steps), "int32")
+    for row in range(count):
+        words = rng.integers(len(SPECIAL_TOKENS), len(VOCABULARY), rng.integers(2, 6))
+        inputs[row, : len(words) + 1] = [START_ID, *words]
+        targets[row, : len(words) + 1] = [*words, END_ID]
+    return inputs, targets
+
+
+def _log_softmax(logits):
+    logits = np.asarray(logits, np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _caption_log_prob(model, image, ids):
+    """Log-probability of a caption (its ids, end included) by the full model."""
+    tokens = np.array([[START_ID, *ids[:-1]]], "int32")
+    log_probs = _log_softmax(model.predict_on_batch((image[None], tokens))[0])
+    return float(sum(log_probs[step, token] for step, token in enumerate(ids)))
+
+
+def _ids(text):
+    return [VOCABULARY.index(word) for word in text.split()] + [END_ID]
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("rnn_type", RNN_TYPES)
+def test_smoke(seed, attention, rnn_type):
+    model = build_image_captioner(attention=attention, rnn_type=rnn_type, **SMALL)
+    inputs, targets = _captions()
+    run_model_smoke_test(
+        model,
+        (_images(), inputs),
+        targets,
+        expected_output_shape=(4, 7, len(VOCABULARY)),
+    )
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("rnn_type", RNN_TYPES)
+def test_stepwise_decoding_is_exact_against_teacher_forcing(seed, attention, rnn_type):
+    model = build_image_captioner(attention=attention, rnn_type=rnn_type, **SMALL)
+    inputs, targets = _captions()
+    model.fit((_images(), inputs), targets, epochs=2, verbose=0)  # not at init
+    teacher_forced = model.predict_on_batch((_images(), inputs))
+    decoder = CaptionDecoder(model)
+    features, keys, states = decoder.encode(_images())
+    for step in range(inputs.shape[1]):
+        logits, states = decoder.step(inputs[:, step], features, keys, states)
+        np.testing.assert_allclose(logits, teacher_forced[:, step], atol=1e-5)
+
+
+def test_the_loss_ignores_padding(seed):
+    model = build_image_captioner(**SMALL)
+    inputs, targets = _captions()
+    loss = model.evaluate((_images(), inputs), targets, verbose=0, return_dict=True)
+    log_probs = _log_softmax(model.predict_on_batch((_images(), inputs)))
+    real = targets != PAD_ID
+    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+    assert loss["loss"] == pytest.approx(-picked[real].mean(), rel=1e-4)
+    predicted = log_probs.argmax(axis=-1)
+    accuracy = (predicted == targets)[real].mean()
+    assert loss["token_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_greedy_captions_follow_the_most_probable_words(seed):
+    model = build_image_captioner(**SMALL)
+    decoder = CaptionDecoder(model)
+    for image, text in zip(_images(), decoder.caption(_images()), strict=True):
+        ids = _ids(text) if text else [END_ID]
+        tokens = np.array([[START_ID, *ids[:-1]]], "int32")
+        log_probs = _log_softmax(model.predict_on_batch((image[None], tokens))[0])
+        log_probs[:, [PAD_ID, UNK_ID, START_ID]] = -np.inf
+        if len(ids) <= SMALL["max_length"]:
+            assert log_probs.argmax(axis=-1).tolist() == ids
+        else:  # cut at max_length: the words are the most probable ones
+            assert log_probs[:-1].argmax(axis=-1).tolist() == ids[:-1]
+
+
+def test_scores_are_the_log_probabilities_of_the_captions(seed):
+    model = build_image_captioner(**SMALL)
+    for beam_width in (1, 3):
+        found = caption(model, _images(), beam_width=beam_width, return_scores=True)
+        for image, (text, score) in zip(_images(), found, strict=True):
+            expected = _caption_log_prob(model, image, _ids(text))
+            assert score == pytest.approx(expected, abs=1e-4)
+
+
+def test_a_wide_beam_finds_the_most_probable_caption(seed):
+    """With a beam wider than the number of captions, beam search is exact."""
+    vocabulary = [*SPECIAL_TOKENS, "red", "blue"]
+    model = build_image_captioner(
+        **{**SMALL, "vocabulary": vocabulary, "max_length": 2}
+    )
+    images = _images(2)
+    found = caption(model, images, beam_width=8, length_penalty=0.0, return_scores=True)
+    words = [4, 5]
+    candidates = [
+        [*combination, END_ID]
+        for length in range(3)
+        for combination in itertools.product(words, repeat=length)
+    ]
+    for image, (_, score) in zip(images, found, strict=True):
+        best = max(_caption_log_prob(model, image, ids) for ids in candidates)
+        assert score == pytest.approx(best, abs=1e-4)
+
+
+def test_length_penalty_favours_longer_captions(seed):
+    model = build_image_captioner(**SMALL)
+    short = caption(model, _images(), beam_width=3, length_penalty=0.0)
+    long = caption(model, _images(), beam_width=3, length_penalty=2.0)
+    assert sum(len(t.split()) for t in long) >= sum(len(t.split()) for t in short)
+
+
+def test_sampling_is_seeded_and_batching_does_not_change_captions(seed):
+    model = build_image_captioner(**SMALL)
+    decoder = CaptionDecoder(model)
+    first = decoder.caption(_images(8), temperature=1.5, seed=3)
+    assert decoder.caption(_images(8), temperature=1.5, seed=3) == first
+    assert decoder.caption(_images(8), temperature=1.5, seed=4) != first
+    for beam_width in (1, 3):
+        whole = decoder.caption(_images(8), beam_width=beam_width)
+        assert decoder.caption(_images(8), beam_width=beam_width, batch_size=3) == (
+            whole
+        )
+
+
+def test_captions_stop_at_max_length_and_never_use_special_tokens(seed):
+    model = build_image_captioner(**SMALL)
+    decoder = CaptionDecoder(model)
+    for options in ({}, {"beam_width": 2}, {"temperature": 2.0, "seed": 0}):
+        for text in decoder.caption(_images(8), max_length=3, **options):
+            words = text.split()
+            assert len(words) <= 3
+            assert set(words) <= set(WORDS)
+
+
+def test_bad_decoding_options_are_refused(seed):
+    decoder = CaptionDecoder(build_image_captioner(**SMALL))
+    with pytest.raises(ValueError, match="Beam search is deterministic"):
+        decoder.caption(_images(), beam_width=3, temperature=0.5)
+    with pytest.raises(ValueError, match="beam_width"):
+        decoder.caption(_images(), beam_width=0)
+    with pytest.raises(ValueError, match=r"Expected images of shape \(num_images, 16"):
+        decoder.caption(np.zeros((2, 8, 8, 3)))
+    with pytest.raises(ValueError, match="not an image captioner"):
+        CaptionDecoder(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+
+
+def test_learns_to_caption_colours(seed):
+    rng = np.random.default_rng(0)
+    colours = {"red": (220, 30, 30), "blue": (30, 30, 220)}
+    shapes = {"red": "circle", "blue": "square"}
+    images, texts = [], []
+    for index in range(32):
+        colour = list(colours)[index % 2]
+        images.append(
+            np.full((16, 16, 3), colours[colour]) + rng.normal(0, 10, (16, 16, 3))
+        )
+        texts.append(f"a {colour} {shapes[colour]}")
+    images = np.array(images, "float32")
+    inputs = np.array([[START_ID, *_ids(t)[:-1], PAD_ID] for t in texts], "int32")
+    targets = np.array([[*_ids(t), PAD_ID] for t in texts], "int32")
+    model = build_image_captioner(**SMALL)
+    model.fit((images, inputs), targets, epochs=40, batch_size=8, verbose=0)
+    assert caption(model, images[:4]) == texts[:4]
+    assert caption(model, images[:4], beam_width=3) == texts[:4]
+
+
+def test_saved_model_writes_the_same_captions_in_a_fresh_process(seed, tmp_path):
+    model = build_image_captioner(attention="luong", rnn_type="gru", **SMALL)
+    inputs, targets = _captions()
+    model.fit((_images(), inputs), targets, epochs=2, verbose=0)
+    run_saving_test(model, (_images(), inputs), tmp_path)
+    np.save(tmp_path / "images.npy", _images())
+    expected = caption(model, _images(), beam_width=3)
+    script = (
+        "import json, sys, keras, numpy as np\n"
+        "import cnnrnn.models\n"
+        "from cnnrnn.models import caption\n"
+        "model = keras.saving.load_model(sys.argv[1])\n"
+        "print(json.dumps(caption(model, np.load(sys.argv[2]), beam_width=3)))\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            tmp_path / "model.keras",
+            tmp_path / "images.npy",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_model_without_words_decodes_ids(seed):
+    model = build_image_captioner(
+        **{**SMALL, "vocabulary": None}, vocab_size=len(VOCABULARY)
+    )
+    for text in caption(model, _images(), temperature=1.0, seed=0):
+        assert all(word.startswith("<") for word in text.split())
+
+
+def test_vectorizer_vocabulary(seed):
+    vectorizer = keras.layers.TextVectorization(vocabulary=["<start>", "<end>", *WORDS])
+    model = build_image_captioner(
+        **{**SMALL, "vocabulary": None}, vectorizer=vectorizer
+    )
+    assert model.get_layer("image_captioner_embedding").vocabulary == VOCABULARY
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"vocabulary": ["a", "b"]}, "must start with"),
+        ({"vocab_size": 9}, "exactly one of"),
+        ({"vocabulary": [*VOCABULARY, "a"]}, "holds a token twice"),
+        ({"attention": "dot"}, "attention='dot'"),
+        ({"rnn_type": "lsmt"}, "rnn_type='lsmt'"),
+        ({"encoder": "resnet"}, "Unknown encoder"),
+        ({"weights": "imagenet"}, "need a keras.applications encoder"),
+        ({"image_shape": (2, 2, 3)}, "at least 4x4"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"max_length": 0}, "max_length"),
+        ({"encoder_filters": ()}, "encoder_filters"),
+    ],
+)
+def test_invalid_arguments_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        build_image_captioner(**{**SMALL, **overrides})
+
+
+def test_keras_applications_encoder_gives_a_feature_grid(seed):
+    model = build_image_captioner(
+        **{**SMALL, "image_shape": (64, 64, 3)},
+        encoder="mobilenet_v3_small",
+        train_encoder=False,
+    )
+    features = model.get_layer("image_captioner_features").output
+    assert features.shape == (None, 4, 16)
+    images = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3))
+    assert len(caption(model, images)) == 2
