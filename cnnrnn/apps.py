@@ -9,11 +9,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cnnrnn import classification
-from cnnrnn.data import chars, images, text, video
+from cnnrnn import captioning, classification
+from cnnrnn.data import captions, chars, images, text, video
 from cnnrnn.data.demo import (
     CHAR_DEMO_FILE,
     SENTIMENT_DEMO_FILE,
+    write_caption_demo,
     write_char_demo,
     write_plant_demo,
     write_sentiment_demo,
@@ -21,7 +22,13 @@ from cnnrnn.data.demo import (
 )
 from cnnrnn.errors import CnnrnnError, DataError
 from cnnrnn.generation import write_samples_report
-from cnnrnn.models import char_generator, plant_classifier, sentiment, video_classifier
+from cnnrnn.models import (
+    char_generator,
+    image_captioner,
+    plant_classifier,
+    sentiment,
+    video_classifier,
+)
 
 
 def class_names_option(config):
@@ -48,8 +55,10 @@ class App:
             returning one `{"input", "predictions"}` dict per input.
         defaults: dict. Default `data`, `model` and `training` options.
         model_from_data: tuple of str. Factory arguments set by the data.
-        reports: tuple of callables. `report(model, dataset, config, run_dir)`
-            run after training; each returns metrics to record.
+        reports: tuple of callables. `report(model, splits, split_name,
+            config, run_dir)` run after training on the evaluation split of
+            the `DataSplits`; each writes files and returns metrics to
+            record.
         prepare_fine_tuning: callable or None. Switches a trained model to
             its fine-tuning phase; returns whether there is one.
         evaluation_options: callable. `evaluation_options(config)` returns the
@@ -62,6 +71,12 @@ class App:
         sampler: callable or None. `sampler(model)` returns an object whose
             `stream(seed_text, **options)` yields generated text, for
             `cnnrnn generate`.
+        evaluation_metrics: callable or None. `evaluation_metrics(model,
+            splits, split_name, config)` returns metrics beyond the compiled
+            ones (such as BLEU), for training and `cnnrnn evaluate`.
+        captioner: callable or None. `captioner(model)` returns an object
+            whose `caption(images, **options)` writes captions, for
+            `cnnrnn caption`.
     """
 
     name: str
@@ -78,6 +93,8 @@ class App:
     evaluation_options: Callable = class_names_option
     feature_models: Callable | None = None
     sampler: Callable | None = None
+    evaluation_metrics: Callable | None = None
+    captioner: Callable | None = None
 
 
 def predict_images(model, inputs, config, *, top_k=3):
@@ -127,6 +144,22 @@ def predict_next_chars(model, inputs, config, *, top_k=3):
         )
         results.append({"input": item, "predictions": predictions})
     return results
+
+
+def predict_captions(model, inputs, config, *, top_k=3):
+    """Captions image files by beam search (`top_k` is unused: one caption each)."""
+    del top_k
+    pixels = images.load_image_files(inputs, image_size=config["data"]["image_size"])
+    found = image_captioner.CaptionDecoder(model).caption(
+        pixels, beam_width=config["training"]["beam_width"], return_scores=True
+    )
+    return [
+        {
+            "input": str(path),
+            "predictions": [{"label": text, "probability": float(np.exp(score))}],
+        }
+        for path, (text, score) in zip(inputs, found, strict=True)
+    ]
 
 
 PLANT_CLASSIFIER = App(
@@ -240,9 +273,46 @@ VIDEO_CLASSIFIER = App(
     feature_models=video_classifier.feature_models,
 )
 
+IMAGE_CAPTIONER = App(
+    name="image-captioner",
+    summary="image -> caption (CNN encoder + attention LSTM/GRU decoder)",
+    build_model=image_captioner.build_image_captioner,
+    load_data=captions.load_captions,
+    write_demo_data=write_caption_demo,
+    predict=predict_captions,
+    defaults={
+        "data": {
+            "image_size": [64, 64],
+            "batch_size": 32,
+            "validation_split": 0.1,
+            "test_split": 0.1,
+            "seed": 1337,
+            "max_tokens": 10000,
+            "max_length": None,
+            "standardize": text.STANDARDIZE,
+            "on_bad_file": "skip",
+        },
+        "training": {"epochs": 30, "early_stopping_patience": 5, "beam_width": 3},
+    },
+    model_from_data=("vocabulary", "image_shape", "max_length"),
+    reports=(captioning.write_examples_report,),
+    evaluation_options=lambda config: {
+        "vocabulary": config["model_from_data"]["vocabulary"],
+        "max_length": config["model_from_data"]["max_length"],
+    },
+    evaluation_metrics=captioning.bleu_metrics,
+    captioner=image_captioner.CaptionDecoder,
+)
+
 APPS = {
     app.name: app
-    for app in (PLANT_CLASSIFIER, SENTIMENT_RNN, CHAR_GENERATOR, VIDEO_CLASSIFIER)
+    for app in (
+        PLANT_CLASSIFIER,
+        SENTIMENT_RNN,
+        CHAR_GENERATOR,
+        VIDEO_CLASSIFIER,
+        IMAGE_CAPTIONER,
+    )
 }
 
 

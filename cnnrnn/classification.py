@@ -55,12 +55,14 @@ def confusion_matrix(labels, predictions, num_classes):
     return matrix
 
 
-def confusion_matrix_report(model, dataset, config, run_dir):
+def confusion_matrix_report(model, splits, split_name, config, run_dir):
     """Writes `plots/confusion_matrix.png` and returns per-class accuracy.
 
     Args:
         model: a trained classifier returning class probabilities.
-        dataset: `tf.data.Dataset` of `(inputs, labels)` batches.
+        splits: `DataSplits` whose `split_name` split (a `tf.data.Dataset`
+            of `(inputs, labels)` batches) is evaluated.
+        split_name: str. `"test"` or `"validation"`.
         config: dict. The run configuration (`data_info.class_names`).
         run_dir: path-like. The run directory.
 
@@ -69,7 +71,7 @@ def confusion_matrix_report(model, dataset, config, run_dir):
     """
     class_names = config["data_info"]["class_names"]
     labels, predictions = [], []
-    for inputs, targets in dataset:
+    for inputs, targets in getattr(splits, split_name):
         probabilities = model.predict_on_batch(inputs)
         labels.append(np.asarray(targets))
         predictions.append(np.argmax(probabilities, axis=-1))

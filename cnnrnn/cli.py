@@ -126,6 +126,33 @@ def build_parser():
     _add_safe_mode_option(sub)
     sub.set_defaults(handler=cmd_generate)
 
+    sub = commands.add_parser("caption", help="caption images with a trained run")
+    sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
+    sub.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    sub.add_argument(
+        "--beam-width",
+        type=int,
+        default=3,
+        help="captions kept at each step; 1: greedy or sampled (3)",
+    )
+    sub.add_argument(
+        "--temperature",
+        type=float,
+        default=0.0,
+        help="0: most likely words; above 0: sample (with --beam-width 1) (0)",
+    )
+    sub.add_argument(
+        "--length-penalty",
+        type=float,
+        default=1.0,
+        help="beam ranking: log-probability / length**PENALTY (1.0)",
+    )
+    sub.add_argument("--max-length", type=int, help="most words per caption")
+    sub.add_argument("--random-seed", type=int, help="seed for reproducible sampling")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    _add_safe_mode_option(sub)
+    sub.set_defaults(handler=cmd_caption)
+
     sub = commands.add_parser("export", help="write a serving artefact")
     sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
     sub.add_argument(
@@ -204,9 +231,8 @@ def cmd_evaluate(args):
     if args.data:
         options.update(source=args.data, validation_split=0.0, test_split=1.0)
     splits = training.load_splits(app, config, **options)
-    split = "test" if splits.test is not None else "validation"
-    dataset = getattr(splits, split)
-    metrics = model.evaluate(dataset, verbose=0, return_dict=True)
+    split = training.evaluation_split_name(splits)
+    metrics = training.evaluate(app, model, splits, split, config)
     metrics = {key: float(value) for key, value in metrics.items()}
     if args.json:
         print(json.dumps(metrics, indent=2))
@@ -278,6 +304,38 @@ def cmd_generate(args):
         sys.stdout.write(char)
         sys.stdout.flush()
     sys.stdout.write("\n")
+
+
+def cmd_caption(args):
+    from cnnrnn.data.images import load_image_files
+    from cnnrnn.errors import CnnrnnError
+    from cnnrnn.training import load_run
+
+    app, config, model = load_run(args.run_dir, safe_mode=args.safe_mode)
+    if app.captioner is None:
+        raise CnnrnnError(
+            f"'{args.run_dir}' is a {app.name} run, which does not caption images: "
+            "pass an image-captioner run."
+        )
+    pixels = load_image_files(args.images, image_size=config["data"]["image_size"])
+    found = app.captioner(model).caption(
+        pixels,
+        beam_width=args.beam_width,
+        temperature=args.temperature,
+        length_penalty=args.length_penalty,
+        max_length=args.max_length,
+        seed=args.random_seed,
+        return_scores=True,
+    )
+    if args.json:
+        results = [
+            {"image": path, "caption": text, "log_probability": score}
+            for path, (text, score) in zip(args.images, found, strict=True)
+        ]
+        print(json.dumps(results, indent=2))
+        return
+    for path, (text, _) in zip(args.images, found, strict=True):
+        print(f"{path}: {text}")
 
 
 def cmd_export(args):

@@ -7,12 +7,13 @@ SAMPLES_FILE = "samples.txt"
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
 
 
-def write_samples_report(model, dataset, config, run_dir, *, length=300):
+def write_samples_report(model, splits, split_name, config, run_dir, *, length=300):
     """Writes generated samples at several temperatures to `samples.txt`.
 
     Args:
         model: a trained `build_char_generator` model.
-        dataset: unused (the report interface's evaluation split).
+        splits: unused (the report interface's data).
+        split_name: unused (the report interface's evaluation split).
         config: dict. The run configuration.
         run_dir: `pathlib.Path`. The run directory.
         length: int. Characters per sample. Defaults to 300.

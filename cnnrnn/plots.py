@@ -1,6 +1,7 @@
 """Plots written into run directories (matplotlib, no display needed)."""
 
 import csv
+import textwrap
 
 import matplotlib
 
@@ -60,6 +61,21 @@ def plot_confusion_matrix(matrix, class_names, path):
         color = "white" if count > threshold else "black"
         axis.text(column, row, int(count), ha="center", va="center", color=color)
     axis.set_title("confusion matrix")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_captioned_images(images, captions, path, *, columns=4):
+    """Shows images (raw pixels in [0, 255]) in a grid, each with its caption."""
+    rows = -(-len(images) // columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False
+    )
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image, caption in zip(axes.flat, images, captions, strict=False):
+        axis.imshow(np.clip(np.asarray(image), 0, 255).astype("uint8"))
+        axis.set_title(textwrap.fill(caption, 28), fontsize=9)
     figure.tight_layout()
     _save(figure, path)
 

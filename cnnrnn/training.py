@@ -118,12 +118,12 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
     plots.plot_learning_curves(
         history, run_dir / runs.PLOTS_DIR / "learning_curves.png"
     )
-    evaluation, split_name = _evaluation_split(splits)
-    if evaluation is not None:
+    split_name = evaluation_split_name(splits)
+    if split_name is not None:
         metrics["evaluated_on"] = split_name
-        metrics.update(model.evaluate(evaluation, verbose=0, return_dict=True))
+        metrics.update(evaluate(app, model, splits, split_name, config))
         for report in app.reports:
-            metrics.update(report(model, evaluation, config, run_dir))
+            metrics.update(report(model, splits, split_name, config, run_dir))
 
     with runs.atomic_path(run_dir / runs.MODEL_FILE) as tmp:
         model.save(tmp)
@@ -243,10 +243,21 @@ def check_training_options(training):
         )
 
 
-def _evaluation_split(splits):
-    if splits.test is not None:
-        return splits.test, "test"
-    return splits.validation, "validation"
+def evaluation_split_name(splits):
+    """`"test"`, else `"validation"`, else None: the split to evaluate on."""
+    for name in ("test", "validation"):
+        if getattr(splits, name) is not None:
+            return name
+    return None
+
+
+def evaluate(app, model, splits, split_name, config):
+    """The model's metrics on one split, with the application's own metrics."""
+    dataset = getattr(splits, split_name)
+    metrics = model.evaluate(dataset, verbose=0, return_dict=True)
+    if app.evaluation_metrics is not None:
+        metrics.update(app.evaluation_metrics(model, splits, split_name, config))
+    return metrics
 
 
 def _report_data(info, console):

@@ -146,7 +146,7 @@ def load_image_folder(
                 "add images or remove the folder."
             )
         candidates += [(path, class_names.index(class_name)) for path in files]
-    checks = _check_files([path for path, _ in candidates], extension_check=True)
+    checks = check_image_files([path for path, _ in candidates], extension_check=True)
 
     paths, labels, tf_decodable, skipped, num_converted = _apply_on_bad_file(
         candidates, checks, on_bad_file
@@ -173,7 +173,7 @@ def load_image_folder(
         )
         for split, index in zip(("train", "validation", "test"), indices, strict=True)
     }
-    decode = _image_decoder(height, width, use_pil=not tf_decodable.all())
+    decode = image_decoder(height, width, use_pil=not tf_decodable.all())
 
     def to_example(path, decodable, label):
         return decode(tf.io.read_file(path), decodable), label
@@ -286,7 +286,7 @@ def load_tfds_images(
             read_config=tfds.ReadConfig(shuffle_seed=seed),
         )
         splits[split] = (encoded, int(encoded.cardinality()))
-    decode = _image_decoder(height, width, use_pil=False)
+    decode = image_decoder(height, width, use_pil=False)
 
     def to_example(contents, label):
         return decode(contents, True), tf.gather(label_map, label)
@@ -337,7 +337,7 @@ def load_image_files(paths, *, image_size=(64, 64)):
     paths = [str(path) for path in paths]
     if not paths:
         raise DataError("No image files given: pass at least one image path.")
-    checks = _check_files(paths, extension_check=False)
+    checks = check_image_files(paths, extension_check=False)
     for path, check in zip(paths, checks, strict=True):
         if check.problem is not None:
             raise DataError(
@@ -345,7 +345,7 @@ def load_image_files(paths, *, image_size=(64, 64)):
                 "BMP or GIF file."
             )
     tf_decodable = [check.tf_decodable for check in checks]
-    decode = _image_decoder(height, width, use_pil=not all(tf_decodable))
+    decode = image_decoder(height, width, use_pil=not all(tf_decodable))
     images = tf.data.Dataset.from_tensor_slices((paths, tf_decodable)).map(
         lambda path, decodable: decode(tf.io.read_file(path), decodable),
         num_parallel_calls=tf.data.AUTOTUNE,
@@ -415,8 +415,20 @@ def _check_file(path, extension_check):
     return _FileCheck(mode=mode, tf_decodable=tf_decodable)
 
 
-def _check_files(paths, *, extension_check):
-    """Opens and decodes every file once with PIL, in threads."""
+def check_image_files(paths, *, extension_check):
+    """Opens and decodes every file once with PIL, in threads.
+
+    Args:
+        paths: list of str or paths.
+        extension_check: bool. Whether a file without one of the
+            `IMAGE_EXTENSIONS` is a problem.
+
+    Returns:
+        One check per path, in order, with `problem` (None, or why the file is
+        unusable, e.g. `"is a corrupt image (...)"`), `mode` (the PIL mode,
+        e.g. `"RGB"`) and `tf_decodable` (whether `tf.io.decode_image` decodes
+        it correctly; pass it to the `image_decoder` function).
+    """
     paths = [pathlib.Path(path) for path in paths]
     with concurrent.futures.ThreadPoolExecutor() as executor:
         return list(
@@ -424,11 +436,14 @@ def _check_files(paths, *, extension_check):
         )
 
 
-def _image_decoder(height, width, *, use_pil):
+def image_decoder(height, width, *, use_pil):
     """Returns `decode(contents, tf_decodable)`: float32 RGB, resized.
 
-    `tf_decodable` says whether TensorFlow decodes the file correctly; with
-    `use_pil`, the others are decoded by PIL (a Python call, so only when needed).
+    The function decodes a file's bytes (a string tensor) inside a `tf.data`
+    pipeline into float32 pixels `(height, width, 3)` in [0, 255].
+    `tf_decodable` (a bool tensor, from `check_image_files`) says whether
+    TensorFlow decodes the file correctly; with `use_pil`, the others are
+    decoded by PIL (a Python call, so only when needed).
     """
 
     def decode(contents, tf_decodable):

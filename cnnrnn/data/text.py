@@ -243,6 +243,58 @@ def adapt_vocabulary(texts, *, max_tokens=20000, standardize=STANDARDIZE):
     return [str(token) for token in layer.get_vocabulary(include_special_tokens=False)]
 
 
+def tokenize(texts, *, standardize=STANDARDIZE):
+    """Splits texts into tokens exactly as `keras.layers.TextVectorization` does.
+
+    The texts are standardized and split on whitespace by a `TextVectorization`
+    layer whose vocabulary holds every token of `texts` (`adapt_vocabulary`),
+    so no token is lost to `"[UNK]"`.
+
+    Args:
+        texts: list of str.
+        standardize: `"lower_and_strip_punctuation"`, `"lower"`,
+            `"strip_punctuation"` or None. Defaults to
+            `"lower_and_strip_punctuation"`.
+
+    Returns:
+        One list of str tokens per text, in order; an empty list for a text
+        without tokens.
+
+    Raises:
+        DataError: if `standardize` is invalid.
+
+    Example:
+
+    >>> tokenize(["A dog, running!", "   "])
+    [['a', 'dog', 'running'], []]
+    """
+    check_choice("standardize", standardize, STANDARDIZE_CHOICES)
+    texts = list(texts)
+    if not texts:
+        return []
+    vocabulary = adapt_vocabulary(texts, max_tokens=None, standardize=standardize)
+    if not vocabulary:
+        return [[] for _ in texts]
+    import keras  # Imported here: `cnnrnn.data` needs Keras only for this layer.
+
+    # Ragged ids need the TensorFlow backend; padded ids (0 is only padding)
+    # give the same tokens on the others.
+    ragged = keras.backend.backend() == "tensorflow"
+    layer = keras.layers.TextVectorization(
+        vocabulary=vocabulary, standardize=standardize, ragged=ragged
+    )
+    tokens = np.array(["", "[UNK]", *vocabulary], dtype=object)
+    batches = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string))
+    result = []
+    for ids in batches.batch(4096).map(layer):
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.RaggedTensor.from_tensor(ids, padding=0)
+        ends = np.cumsum(ids.row_lengths().numpy())[:-1]
+        words = tokens[ids.flat_values.numpy()]
+        result += [row.tolist() for row in np.split(words, ends)]
+    return result
+
+
 def read_texts(path):
     """Reads texts to classify from a file, one text a line.
 
