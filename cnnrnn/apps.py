@@ -282,6 +282,7 @@ IMAGE_CAPTIONER = App(
     predict=predict_captions,
     defaults={
         "data": {
+            "image_dir": None,
             "image_size": [64, 64],
             "batch_size": 32,
             "validation_split": 0.1,
@@ -291,8 +292,9 @@ IMAGE_CAPTIONER = App(
             "max_length": None,
             "standardize": text.STANDARDIZE,
             "on_bad_file": "skip",
+            "cache": True,
         },
-        "training": {"epochs": 30, "early_stopping_patience": 5, "beam_width": 3},
+        "training": {"epochs": 12, "early_stopping_patience": 3, "beam_width": 3},
     },
     model_from_data=("vocabulary", "image_shape", "max_length"),
     reports=(captioning.write_examples_report,),

@@ -196,7 +196,8 @@ def load_captions(
             Images that are not RGB are converted either way. Defaults to
             `"skip"`.
         cache: bool. `True` decodes every image once, up front, and keeps the
-            decoded images in memory (`height * width * 12` bytes an image);
+            decoded images in memory as 8-bit pixels (`height * width * 3`
+            bytes an image);
             `False` decodes an image each time an example needs it, using
             little memory. TensorFlow Datasets images are always decoded once
             and kept in memory. Defaults to `True`.
@@ -738,7 +739,7 @@ def _assign_splits(images, *, validation_split, test_split, seed):
 
 
 def _decode_files(images, image_size):
-    """Decodes every image file once into a float32 array, in parallel."""
+    """Decodes every image file once into a uint8 array, in parallel."""
     decodable = [image.tf_decodable for image in images]
     decode = image_decoder(*image_size, use_pil=not all(decodable))
     files = tf.data.Dataset.from_tensor_slices(
@@ -748,12 +749,17 @@ def _decode_files(images, image_size):
         lambda path, ok: decode(tf.io.read_file(path), ok),
         num_parallel_calls=tf.data.AUTOTUNE,
     ).batch(_DECODE_BATCH)
-    pixels = np.empty((len(images), *image_size, 3), np.float32)
+    pixels = np.empty((len(images), *image_size, 3), np.uint8)
     start = 0
     for batch in batches.prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
-        pixels[start : start + len(batch)] = batch
+        pixels[start : start + len(batch)] = _to_uint8(batch)
         start += len(batch)
     return pixels
+
+
+def _to_uint8(pixels):
+    """Resized float pixels, rounded to the 8-bit values they came from."""
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
 
 def _read_tfds(name, image_size, counts):
@@ -761,7 +767,7 @@ def _read_tfds(name, image_size, counts):
 
     Returns:
         A tuple `(images, pixels, extra_info)`: one `_Image` per example (its
-        key a row of `pixels`, its split the set's own), the float32 images.
+        key a row of `pixels`, its split the set's own), the uint8 images.
     """
     # Imported here: importing TensorFlow Datasets takes seconds.
     import tensorflow_datasets as tfds
@@ -816,7 +822,7 @@ def _read_tfds(name, image_size, counts):
         examples = examples.ragged_batch(_DECODE_BATCH).prefetch(tf.data.AUTOTUNE)
         position = 0
         for pixels, captions, file_names in examples:
-            batches.append(pixels.numpy())
+            batches.append(_to_uint8(pixels.numpy()))
             for texts, file_name in zip(
                 captions.to_list(), file_names.numpy(), strict=True
             ):
@@ -835,9 +841,7 @@ def _read_tfds(name, image_size, counts):
     if channels != 3:
         counts["num_converted"] = len(images)
     pixels = (
-        np.concatenate(batches)
-        if batches
-        else np.zeros((0, *image_size, 3), np.float32)
+        np.concatenate(batches) if batches else np.zeros((0, *image_size, 3), np.uint8)
     )
     if not images:
         raise DataError(
@@ -940,7 +944,10 @@ def _finish(
         if decode is None:
             dataset = dataset.batch(batch_size)
             return dataset.map(
-                lambda index, *rest: (tf.gather(pixels, index), *rest),
+                lambda index, *rest: (
+                    tf.cast(tf.gather(pixels, index), tf.float32),
+                    *rest,
+                ),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
 

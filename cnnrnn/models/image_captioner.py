@@ -162,6 +162,16 @@ class AttentionDecoder(keras.layers.Layer):
         return keras.ops.concatenate([hidden, context], axis=-1), list(states)
 
     def call(self, embeddings, features, keys, initial_state, training=None):
+        steps = embeddings.shape[1]
+        if steps is not None:  # a known length: unrolled, faster on every backend
+            states, outputs = list(initial_state), []
+            for step in range(steps):
+                output, states = self.step(
+                    embeddings[:, step], states, features, keys, training=training
+                )
+                outputs.append(output)
+            return [keras.ops.stack(outputs, axis=1), *states]
+
         # The scan carries the states and the last output, and stacks the
         # carries (the TensorFlow backend needs outputs shaped like the carry).
         def body(carry, embedding):
@@ -246,7 +256,7 @@ def build_image_captioner(
     encoder="small_cnn",
     weights=None,
     train_encoder=True,
-    encoder_filters=(32, 64, 128),
+    encoder_filters=(16, 32, 64),
     embedding_dim=128,
     rnn_type="lstm",
     units=256,
@@ -298,7 +308,7 @@ def build_image_captioner(
         weights: None or `"imagenet"` (a backbone only). Defaults to None.
         train_encoder: bool. Whether the encoder is trained. Defaults to True.
         encoder_filters: tuple of int. Filters of the small CNN's blocks.
-            Defaults to `(32, 64, 128)`.
+            Defaults to `(16, 32, 64)`.
         embedding_dim: int. Size of the token embeddings. Defaults to 128.
         rnn_type: `"lstm"` or `"gru"`. Defaults to `"lstm"`.
         units: int. Size of the decoder state and of the image features.
@@ -422,6 +432,8 @@ class CaptionDecoder:
     def __init__(self, model):
         layers = _captioner_layers(model)
         self.embedding = layers["embedding"]
+        self.attention_decoder = layers["decoder"]
+        self.logits_layer = layers["logits"]
         self.encoder_model = keras.Model(
             model.inputs[0],
             [layers["features"].output, layers["keys"].output]

@@ -476,3 +476,17 @@ def test_tfds_coco_captions_with_mock_data():
     assert len(references.names) == 1 and references.references[0]
     assert data.model_args["vocabulary"][:4] == list(SPECIAL_TOKENS)
     json.dumps(data.info)
+
+
+def test_the_id_layout_is_the_models():
+    from cnnrnn.models import image_captioner
+
+    assert SPECIAL_TOKENS == image_captioner.SPECIAL_TOKENS
+    ids = (PAD_ID, UNK_ID, START_ID, END_ID)
+    model_ids = (
+        image_captioner.PAD_ID,
+        image_captioner.UNK_ID,
+        image_captioner.START_ID,
+        image_captioner.END_ID,
+    )
+    assert ids == model_ids

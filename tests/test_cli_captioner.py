@@ -1,0 +1,144 @@
+"""`cnnrnn` end to end for image-captioner: train, caption, predict, evaluate."""
+
+import csv
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from cnnrnn import cli, runs
+from cnnrnn.data.demo import write_caption_demo
+
+FAST = [
+    "--set", "model.units=32",
+    "--set", "model.embedding_dim=16",
+    "--set", "model.encoder_filters=[8, 16]",
+    "--set", "data.image_size=[32, 32]",
+    "--epochs", "1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return write_caption_demo(
+        tmp_path_factory.mktemp("data") / "scenes", num_scenes=60, image_size=32
+    )
+
+
+@pytest.fixture(scope="module")
+def caption_run(demo, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "captions"
+    argv = ["train", "image-captioner", "--data", str(demo), "--output", str(run_dir)]
+    assert cli.main([*argv, *FAST]) == 0
+    return run_dir
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_run_directory_reports_bleu_and_example_captions(caption_run):
+    metrics = runs.read_json(caption_run / runs.METRICS_FILE)
+    assert metrics["evaluated_on"] == "test"
+    for prefix in ("", "greedy_"):
+        scores = [metrics[f"{prefix}bleu_{n}"] for n in (1, 2, 3, 4)]
+        assert all(0 <= score <= 1 for score in scores)
+        assert scores == sorted(scores, reverse=True)  # higher orders match less
+    assert metrics["beam_width"] == 3
+    examples = (caption_run / metrics["examples_file"]).read_text()
+    assert examples.count("image: ") == 12 and "  beam 3:" in examples
+    assert (caption_run / runs.PLOTS_DIR / "captions.png").stat().st_size > 0
+    config = runs.read_json(caption_run / runs.CONFIG_FILE)
+    assert config["model_from_data"]["vocabulary"][:4] == [
+        "",
+        "[UNK]",
+        "<start>",
+        "<end>",
+    ]
+    assert config["data_info"]["num_images"]["test"] > 0
+
+
+def _images(demo, count):
+    return [str(demo / "images" / f"scene_{i:04d}.png") for i in range(count)]
+
+
+def test_caption_prints_one_caption_per_image(caption_run, demo, capsys):
+    images = _images(demo, 3)
+    code, out, _ = run_cli(capsys, "caption", str(caption_run), *images)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert [line.split(": ")[0] for line in lines] == images
+    vocabulary = runs.read_json(caption_run / runs.CONFIG_FILE)["model_from_data"][
+        "vocabulary"
+    ]
+    for line in lines:
+        assert set(line.split(": ", 1)[1].split()) <= set(vocabulary[4:])
+
+
+def test_caption_json_greedy_beam_and_seeded_sampling(caption_run, demo, capsys):
+    images = _images(demo, 4)
+    base = ["caption", str(caption_run), *images, "--json"]
+    _, beam, _ = run_cli(capsys, *base)
+    _, greedy, _ = run_cli(capsys, *base, "--beam-width", "1")
+    sampled = [
+        run_cli(capsys, *base, "--beam-width", "1", "--temperature", "1.5",
+                "--random-seed", "7")[1]
+        for _ in range(2)
+    ]  # fmt: skip
+    assert sampled[0] == sampled[1]
+    for output in (beam, greedy):
+        results = json.loads(output)
+        assert [r["image"] for r in results] == images
+        assert all(r["log_probability"] <= 0 for r in results)
+
+
+def test_caption_errors_are_one_line(caption_run, tmp_path, capsys):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    code, _, err = run_cli(capsys, "caption", str(caption_run), str(broken))
+    assert code == 1 and "broken.png" in err and "Traceback" not in err
+    code, _, err = run_cli(
+        capsys, "caption", str(caption_run), str(broken), "--beam-width", "0"
+    )
+    assert code == 1 and "beam_width" in err
+
+
+def test_caption_refuses_other_runs(caption_run, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(caption_run, other)
+    config = runs.read_json(other / runs.CONFIG_FILE)
+    runs.write_json(other / runs.CONFIG_FILE, {**config, "app": "plant-classifier"})
+    code, _, err = run_cli(capsys, "caption", str(other), "x.png")
+    assert code == 1 and "does not caption images" in err
+
+
+def test_predict_gives_the_beam_caption_and_its_probability(caption_run, demo, capsys):
+    code, out, _ = run_cli(
+        capsys, "predict", str(caption_run), *_images(demo, 2), "--json"
+    )
+    assert code == 0
+    for result in json.loads(out):
+        (prediction,) = result["predictions"]
+        assert 0 < prediction["probability"] <= 1 and prediction["label"]
+
+
+def test_evaluate_on_other_captioned_images(caption_run, demo, tmp_path, capsys):
+    folder = tmp_path / "new"
+    (folder / "pictures").mkdir(parents=True)
+    rows = [("image", "caption")]
+    for index in range(3):
+        source = demo / "images" / f"scene_{index:04d}.png"
+        shutil.copy(source, folder / "pictures" / f"p{index}.png")
+        rows.append((f"pictures/p{index}.png", f"a large red zebra number {index}"))
+    Image.new("RGB", (32, 32)).save(folder / "pictures" / "uncaptioned.png")
+    with open(folder / "captions.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    code, out, _ = run_cli(
+        capsys, "evaluate", str(caption_run), "--data", str(folder), "--json"
+    )
+    assert code == 0
+    metrics = json.loads(out)
+    assert {"loss", "token_accuracy", "bleu_4", "greedy_bleu_4"} <= set(metrics)
