@@ -14,7 +14,10 @@ greedily:
 
 All three pick the most probable token, so they write the same captions
 (checked). Also times beam search (width 3 by default) against greedy
-stepwise decoding. Reports seconds (median of `--repeats`) and ratios as JSON.
+stepwise decoding, and both greedy ways writing captions of fixed lengths
+(`--fixed-lengths`, end token banned, image encoding excluded) to show how
+the costs grow with length. Reports seconds (median of `--repeats`) and
+ratios as JSON.
 
 Usage:
     python benchmarks/caption_decoding.py [--run RUN_DIR] [--images 64]
@@ -61,19 +64,50 @@ def prefix_decoder(decoder):
     return keras.Model([ids, features, keys, *states], decoder.logits_layer(x))
 
 
-def greedy_loop(next_logits, count, max_length):
+def greedy_loop(next_logits, count, max_length, *, banned=BANNED):
     """Greedy decoding given `next_logits(ids so far) -> (count, vocab)` logits."""
     ids = np.full((count, 1), START_ID, np.int32)
     running = np.ones(count, bool)
     for _ in range(max_length + 1):
         logits = np.array(next_logits(ids), np.float64)
-        logits[:, BANNED] = -np.inf
+        logits[:, banned] = -np.inf
         new = np.where(running, logits.argmax(axis=-1), 0)
         ids = np.concatenate([ids, new[:, None].astype(np.int32)], axis=1)
         running &= new != END_ID
         if not running.any():
             break
     return [row[1:] for row in ids]
+
+
+def fixed_length_seconds(decoder, prefix_model, images, length, repeats):
+    """Seconds to write `length` tokens per image (the end token banned) both ways.
+
+    Captions of one fixed length show how the two costs grow with length:
+    linearly stepwise, quadratically when re-running the prefix.
+    """
+    banned = [*BANNED, END_ID]
+    features, keys, states = decoder.encode(images)
+
+    def stepwise():
+        step_states = states
+        ids = np.full(len(images), START_ID)
+        for _ in range(length):
+            logits, step_states = decoder.step(ids, features, keys, step_states)
+            logits[:, banned] = -np.inf
+            ids = logits.argmax(axis=-1)
+
+    def prefix():
+        greedy_loop(
+            lambda ids: prefix_model.predict_on_batch([ids, features, keys, *states])[
+                :, -1
+            ],
+            len(images),
+            length - 1,
+            banned=banned,
+        )
+
+    prefix()  # compile the longer prefixes
+    return timed(stepwise, repeats)[0], timed(prefix, repeats)[0]
 
 
 def texts(decoder, rows):
@@ -114,6 +148,13 @@ def main():
     parser.add_argument("--images", type=int, default=64, help="batch of images")
     parser.add_argument("--beam-width", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--fixed-lengths",
+        type=int,
+        nargs="*",
+        default=[16, 32],
+        help="also time captions of exactly these many tokens, encoding excluded",
+    )
     parser.add_argument(
         "--output",
         type=pathlib.Path,
@@ -166,6 +207,16 @@ def main():
             function, args.repeats
         )
     lengths = [len(text.split()) + 1 for text in captions["stepwise"]]
+    fixed = {}
+    for length in args.fixed_lengths:
+        step_s, prefix_s = fixed_length_seconds(
+            decoder, prefix_model, images, length, args.repeats
+        )
+        fixed[str(length)] = {
+            "stepwise_seconds": round(step_s, 3),
+            "prefix_seconds": round(prefix_s, 3),
+            "stepwise_speedup": round(prefix_s / step_s, 1),
+        }
     result = {
         "benchmark": "caption_decoding",
         "run": str(run_dir),
@@ -188,6 +239,7 @@ def main():
         f"beam_{args.beam_width}_cost_vs_greedy": round(
             seconds["beam"] / seconds["stepwise"], 2
         ),
+        "fixed_length_decoding_only": fixed,
         "same_captions": captions["stepwise"]
         == captions["prefix"]
         == captions["full_model"],

@@ -443,10 +443,18 @@ class CaptionDecoder:
             self.embedding, layers["decoder"], layers["logits"], self.encoder_model
         )
 
-    def encode(self, images):
-        """Returns `(features, keys, states)` for a batch of raw images."""
+    def encode(self, images, *, repeats=1):
+        """Returns `(features, keys, states)` for a batch of raw images.
+
+        Each image's rows are repeated `repeats` times (one per beam). The
+        features and keys stay backend tensors: every step reads them, and
+        converting them from NumPy each time costs more than the step.
+        """
         outputs = self.encoder_model.predict_on_batch(np.asarray(images, "float32"))
-        features, keys, *states = (keras.ops.convert_to_numpy(x) for x in outputs)
+        features, keys, *states = (
+            np.repeat(keras.ops.convert_to_numpy(x), repeats, axis=0) for x in outputs
+        )
+        features, keys = (keras.ops.convert_to_tensor(x) for x in (features, keys))
         return features, keys, states
 
     def step(self, ids, features, keys, states):
@@ -566,11 +574,8 @@ class CaptionDecoder:
 
     def _beam_search(self, images, max_length, beam_width, length_penalty):
         """Beam search: the best finished caption per image, `[(ids, log_prob)]`."""
-        features, keys, states = self.encode(images)
+        features, keys, states = self.encode(images, repeats=beam_width)
         count = len(images)
-        rows = np.repeat(np.arange(count), beam_width)
-        features, keys = features[rows], keys[rows]
-        states = [state[rows] for state in states]
         # Alive beams: their tokens and total log-probabilities. Only the first
         # beam of each image is live at the start (they all hold `<start>`).
         tokens = np.zeros((count, beam_width, 0), np.int64)
