@@ -20,7 +20,7 @@ the costs grow with length. Reports seconds (median of `--repeats`) and
 ratios as JSON.
 
 Usage:
-    python benchmarks/caption_decoding.py [--run RUN_DIR] [--images 64]
+    python benchmarks/caption_decoding.py [--run RUN_DIR] [--images 256]
         [--output benchmarks/results/caption_decoding.json]
 
 Without `--run`, trains the default image-captioner for 2 epochs on the demo
@@ -145,7 +145,9 @@ def test_images(app, config, count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=pathlib.Path, help="an image-captioner run")
-    parser.add_argument("--images", type=int, default=64, help="batch of images")
+    parser.add_argument(
+        "--images", type=int, default=256, help="test images decoded as one batch"
+    )
     parser.add_argument("--beam-width", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -171,7 +173,7 @@ def main():
     count = len(images)
 
     def stepwise():
-        return decoder.caption(images)
+        return decoder.caption(images, batch_size=count)
 
     def prefix():
         features, keys, states = decoder.encode(images)
@@ -197,7 +199,7 @@ def main():
         )
 
     def beam():
-        return decoder.caption(images, beam_width=args.beam_width)
+        return decoder.caption(images, beam_width=args.beam_width, batch_size=count)
 
     for function in (stepwise, prefix, full_model, beam):  # compile every path
         function()

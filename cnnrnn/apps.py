@@ -283,7 +283,7 @@ IMAGE_CAPTIONER = App(
     defaults={
         "data": {
             "image_dir": None,
-            "image_size": [64, 64],
+            "image_size": [32, 32],
             "batch_size": 32,
             "validation_split": 0.1,
             "test_split": 0.1,

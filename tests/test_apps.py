@@ -114,21 +114,18 @@ def test_sentiment_rnn_on_real_review_sentences(tmp_path):
 
 
 def test_image_captioner_learns_unseen_colour_shape_pairs(tmp_path):
-    """Small scenes and model: the test scenes pair colours and shapes unseen."""
+    """Default model on fewer scenes: test scenes pair colours and shapes unseen."""
     app = apps.get_app("image-captioner")
     scenes = write_caption_demo(tmp_path / "scenes", num_scenes=600, image_size=32)
     config = resolve_config(
         app,
-        overrides={
-            "data": {"source": str(scenes), "image_size": [32, 32]},
-            "model": {"units": 128, "embedding_dim": 64},
-            "training": {"epochs": 8},
-        },
+        overrides={"data": {"source": str(scenes)}, "training": {"epochs": 8}},
     )
     metrics = training.train(
         app, config=config, run_dir=tmp_path / "run", console=Console(quiet=True)
     )
-    assert metrics["bleu_4"] >= 0.5, metrics  # an unconditioned caption gets ~0.2
+    # The best constant caption scores 0.40 on the demo test split.
+    assert metrics["bleu_4"] >= 0.7, metrics
 
 
 @pytest.mark.slow

@@ -249,7 +249,7 @@ class TokenAccuracy(keras.metrics.Metric):
 
 def build_image_captioner(
     *,
-    image_shape=(64, 64, 3),
+    image_shape=(32, 32, 3),
     vocab_size=None,
     vocabulary=None,
     vectorizer=None,
@@ -257,9 +257,9 @@ def build_image_captioner(
     weights=None,
     train_encoder=True,
     encoder_filters=(16, 32, 64),
-    embedding_dim=128,
+    embedding_dim=64,
     rnn_type="lstm",
-    units=256,
+    units=128,
     attention="bahdanau",
     dropout=0.3,
     max_length=20,
@@ -294,7 +294,7 @@ def build_image_captioner(
         image_shape: tuple of 3 ints. `(height, width, 3)`; at least 32x32
             with a `keras.applications` encoder, at least
             `2**len(encoder_filters)` with `"small_cnn"`. Defaults to
-            `(64, 64, 3)`.
+            `(32, 32, 3)`.
         vocab_size: int or None. Number of token ids, for a model without
             words. Defaults to None.
         vocabulary: list of str or None. The token of every id, starting with
@@ -309,10 +309,10 @@ def build_image_captioner(
         train_encoder: bool. Whether the encoder is trained. Defaults to True.
         encoder_filters: tuple of int. Filters of the small CNN's blocks.
             Defaults to `(16, 32, 64)`.
-        embedding_dim: int. Size of the token embeddings. Defaults to 128.
+        embedding_dim: int. Size of the token embeddings. Defaults to 64.
         rnn_type: `"lstm"` or `"gru"`. Defaults to `"lstm"`.
         units: int. Size of the decoder state and of the image features.
-            Defaults to 256.
+            Defaults to 128.
         attention: `"bahdanau"`, `"luong"` or None. Defaults to `"bahdanau"`.
         dropout: float. Dropout rate on the embeddings and decoder outputs.
             Defaults to 0.3.
@@ -475,7 +475,7 @@ class CaptionDecoder:
         top_p=None,
         length_penalty=1.0,
         max_length=None,
-        batch_size=64,
+        batch_size=256,
         seed=None,
         return_scores=False,
     ):
@@ -500,7 +500,7 @@ class CaptionDecoder:
                 mean log-probability per token. Defaults to 1.0.
             max_length: int or None. Most words per caption. Defaults to the
                 model's `max_length`.
-            batch_size: int. Images decoded together. Defaults to 64.
+            batch_size: int. Images decoded together. Defaults to 256.
             seed: int or None. Random seed of sampling. Defaults to None.
             return_scores: bool. Also return each caption's total
                 log-probability. Defaults to False.
