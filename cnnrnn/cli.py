@@ -309,6 +309,7 @@ def cmd_generate(args):
 def cmd_caption(args):
     from cnnrnn.data.images import load_image_files
     from cnnrnn.errors import CnnrnnError
+    from cnnrnn.models.image_captioner import check_caption_options
     from cnnrnn.training import load_run
 
     app, config, model = load_run(args.run_dir, safe_mode=args.safe_mode)
@@ -317,12 +318,16 @@ def cmd_caption(args):
             f"'{args.run_dir}' is a {app.name} run, which does not caption images: "
             "pass an image-captioner run."
         )
+    options = {
+        "beam_width": args.beam_width,
+        "temperature": args.temperature,
+        "length_penalty": args.length_penalty,
+    }
+    check_caption_options(**options)  # before reading any image
     pixels = load_image_files(args.images, image_size=config["data"]["image_size"])
     found = app.captioner(model).caption(
         pixels,
-        beam_width=args.beam_width,
-        temperature=args.temperature,
-        length_penalty=args.length_penalty,
+        **options,
         max_length=args.max_length,
         seed=args.random_seed,
         return_scores=True,

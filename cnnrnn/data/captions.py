@@ -8,7 +8,6 @@ padding, 1 unknown, 2 `<start>`, 3 `<end>` (`SPECIAL_TOKENS`), then the words.
 Splits are made by image, so all the captions of an image stay together.
 """
 
-import csv
 import dataclasses
 import io
 import json
@@ -38,6 +37,7 @@ from cnnrnn.data.text import (
     STANDARDIZE,
     STANDARDIZE_CHOICES,
     adapt_vocabulary,
+    read_table_rows,
     tokenize,
 )
 from cnnrnn.errors import DataError
@@ -432,24 +432,13 @@ def _read_tokens(path, content):
 def _read_table(path, content, *, tab):
     """Reads a CSV/TSV table of image names and captions."""
     first_line = content.lstrip().split("\n", 1)[0]
-    if tab or "\t" in first_line:
-        delimiter = "\t"
-        reader = csv.reader(
-            io.StringIO(content, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE
-        )
-    else:
-        delimiter = ","
-        reader = csv.reader(io.StringIO(content, newline=""))
-    rows = []
-    try:
-        for row in reader:
-            if any(field.strip() for field in row):
-                rows.append((reader.line_num, row))
-    except csv.Error as error:
-        raise DataError(
-            f"Captions file '{path}', line {reader.line_num + 1}: {error}: fix the "
-            "line."
-        ) from None
+    delimiter = "\t" if tab or "\t" in first_line else ","
+    rows = read_table_rows(
+        content,
+        delimiter=delimiter,
+        where=f"Captions file '{path}'",
+        fix="fix the line",
+    )
 
     if not rows:
         raise DataError(

@@ -585,22 +585,12 @@ def _read_table(path, text_column, label_column, delimiter, header):
         first_line = content.split("\n", 1)[0]
         tab = path.suffix.lower() == ".tsv" or "\t" in first_line
         delimiter = "\t" if tab else ","
-    if delimiter == "\t":
-        reader = csv.reader(
-            io.StringIO(content, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE
-        )
-    else:
-        reader = csv.reader(io.StringIO(content, newline=""))
-    rows = []
-    try:
-        for row in reader:
-            if any(field.strip() for field in row):
-                rows.append((reader.line_num, row))
-    except csv.Error as error:
-        raise DataError(
-            f"Text file '{path}', line {reader.line_num + 1}: {error}: fix the "
-            "line, or pass the right delimiter."
-        ) from None
+    rows = read_table_rows(
+        content,
+        delimiter=delimiter,
+        where=f"Text file '{path}'",
+        fix="fix the line, or pass the right delimiter",
+    )
 
     named = isinstance(text_column, str) or isinstance(label_column, str)
     if header == "auto":
@@ -653,6 +643,39 @@ def _read_table(path, text_column, label_column, delimiter, header):
         )
     counts = {"num_skipped_empty": num_skipped, "num_replaced": int(num_replaced)}
     return texts, labels, counts
+
+
+def read_table_rows(content, *, delimiter, where, fix):
+    """The non-blank rows of CSV or TSV text, as `(line number, fields)`.
+
+    Tab-separated fields are taken literally (quotes are plain characters);
+    comma-separated text follows the usual CSV quoting.
+
+    Args:
+        content: str. The table.
+        delimiter: `","` or `"\\t"`.
+        where: str. What the table is, for messages: `"Text file 'x.csv'"`.
+        fix: str. What to do about a malformed line, for messages.
+
+    Raises:
+        DataError: for a malformed line, naming it.
+    """
+    if delimiter == "\t":
+        reader = csv.reader(
+            io.StringIO(content, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE
+        )
+    else:
+        reader = csv.reader(io.StringIO(content, newline=""))
+    rows = []
+    try:
+        for row in reader:
+            if any(field.strip() for field in row):
+                rows.append((reader.line_num, row))
+    except csv.Error as error:
+        raise DataError(
+            f"{where}, line {reader.line_num + 1}: {error}: {fix}."
+        ) from None
+    return rows
 
 
 def _looks_like_header(rows, label_column):

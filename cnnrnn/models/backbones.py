@@ -16,6 +16,28 @@ _BACKBONES = {
 BACKBONES = tuple(_BACKBONES)
 # Smallest height and width of an image that every backbone accepts.
 MIN_BACKBONE_SIZE = 32
+# The image encoders of the models: a small CNN, then the backbones.
+IMAGE_ENCODERS = ("small_cnn", *BACKBONES)
+
+
+def check_image_encoder(name, encoder, *, weights):
+    """Raises `ValueError` unless `encoder` is one of `IMAGE_ENCODERS` and
+    `weights` (None or `"imagenet"`) suits it; `name` is the argument's name."""
+    if not isinstance(encoder, str) or encoder not in IMAGE_ENCODERS:
+        expected = ", ".join(repr(choice) for choice in IMAGE_ENCODERS)
+        raise ValueError(
+            f"Unknown encoder. Received: {name}={encoder!r}. Expected one of "
+            f"{expected}."
+        )
+    if weights not in (None, "imagenet"):
+        raise ValueError(
+            f"Received: weights={weights!r}. Expected one of None, 'imagenet'."
+        )
+    if weights is not None and encoder == "small_cnn":
+        raise ValueError(
+            "Pretrained weights need a keras.applications encoder. "
+            f"Received: weights={weights!r}, {name}='small_cnn'"
+        )
 
 
 def backbone_features(

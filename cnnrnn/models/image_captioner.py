@@ -3,7 +3,11 @@
 import keras
 import numpy as np
 
-from cnnrnn.models.backbones import BACKBONES, MIN_BACKBONE_SIZE, backbone_features
+from cnnrnn.models.backbones import (
+    MIN_BACKBONE_SIZE,
+    backbone_features,
+    check_image_encoder,
+)
 from cnnrnn.models.checks import (
     check_bool,
     check_choice,
@@ -18,8 +22,6 @@ from cnnrnn.models.sampling import check_sampling_options, sample_from_logits
 
 RNN_TYPES = ("lstm", "gru")
 ATTENTIONS = ("bahdanau", "luong", None)
-# The small convolutional encoder, then the `keras.applications` backbones.
-ENCODERS = ("small_cnn", *BACKBONES)
 # The first ids of every caption vocabulary: padding, unknown word, start and
 # end of a caption. `cnnrnn.data.captions` writes captions with the same ids.
 SPECIAL_TOKENS = ("", "[UNK]", "<start>", "<end>")
@@ -303,7 +305,8 @@ def build_image_captioner(
         vectorizer: a `keras.layers.TextVectorization` whose vocabulary
             starts with `SPECIAL_TOKENS`, or None: its vocabulary is used.
             Give exactly one of `vocab_size`, `vocabulary` and `vectorizer`.
-        encoder: str. `"small_cnn"` or one of `BACKBONES`. Defaults to
+        encoder: str. `"small_cnn"` or one of
+            `cnnrnn.models.backbones.BACKBONES`. Defaults to
             `"small_cnn"`.
         weights: None or `"imagenet"` (a backbone only). Defaults to None.
         train_encoder: bool. Whether the encoder is trained. Defaults to True.
@@ -512,20 +515,13 @@ class CaptionDecoder:
         Raises:
             ValueError: for invalid options, or images of the wrong shape.
         """
-        check_int("beam_width", beam_width)
-        check_sampling_options(temperature=temperature, top_k=top_k, top_p=top_p)
-        if beam_width > 1 and temperature != 0:
-            raise ValueError(
-                "Beam search is deterministic: pass temperature=0 with "
-                f"beam_width={beam_width}, or beam_width=1 to sample."
-            )
-        if isinstance(length_penalty, bool) or not isinstance(
-            length_penalty, int | float
-        ):
-            raise ValueError(
-                "Argument `length_penalty` must be a number. "
-                f"Received: length_penalty={length_penalty!r}"
-            )
+        check_caption_options(
+            beam_width=beam_width,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            length_penalty=length_penalty,
+        )
         max_length = self.embedding.max_length if max_length is None else max_length
         check_int("max_length", max_length)
         check_int("batch_size", batch_size)
@@ -648,6 +644,24 @@ class CaptionDecoder:
                 f"model's image size). Received: {images.shape}"
             )
         return images
+
+
+def check_caption_options(
+    *, beam_width=1, temperature=0.0, top_k=None, top_p=None, length_penalty=1.0
+):
+    """Raises `ValueError` for decoding options `CaptionDecoder.caption` refuses."""
+    check_int("beam_width", beam_width)
+    check_sampling_options(temperature=temperature, top_k=top_k, top_p=top_p)
+    if beam_width > 1 and temperature != 0:
+        raise ValueError(
+            "Beam search is deterministic: pass temperature=0 with "
+            f"beam_width={beam_width}, or beam_width=1 to sample."
+        )
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, int | float):
+        raise ValueError(
+            "Argument `length_penalty` must be a number. "
+            f"Received: length_penalty={length_penalty!r}"
+        )
 
 
 def caption(model, images, **options):
@@ -796,18 +810,7 @@ def _validate(
     learning_rate,
 ):
     check_image_shape("image_shape", image_shape)
-    if not isinstance(encoder, str) or encoder not in ENCODERS:
-        expected = ", ".join(repr(name) for name in ENCODERS)
-        raise ValueError(
-            f"Unknown encoder. Received: encoder={encoder!r}. Expected one of "
-            f"{expected}."
-        )
-    check_choice("weights", weights, (None, "imagenet"))
-    if weights is not None and encoder == "small_cnn":
-        raise ValueError(
-            "Pretrained weights need a keras.applications encoder. "
-            f"Received: weights={weights!r}, encoder='small_cnn'"
-        )
+    check_image_encoder("encoder", encoder, weights=weights)
     check_bool("train_encoder", train_encoder)
     if not encoder_filters or not all(is_int(f) and f >= 1 for f in encoder_filters):
         raise ValueError(

@@ -2,7 +2,11 @@
 
 import keras
 
-from cnnrnn.models.backbones import BACKBONES, MIN_BACKBONE_SIZE, backbone_features
+from cnnrnn.models.backbones import (
+    MIN_BACKBONE_SIZE,
+    backbone_features,
+    check_image_encoder,
+)
 from cnnrnn.models.checks import (
     check_bool,
     check_choice,
@@ -15,8 +19,6 @@ from cnnrnn.models.checks import (
 from cnnrnn.models.layers import conv_block
 
 RNN_TYPES = ("lstm", "gru")
-# The small convolutional encoder, then the `keras.applications` backbones.
-FRAME_ENCODERS = ("small_cnn", *BACKBONES)
 _RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
 
@@ -491,18 +493,7 @@ def _validate_encoder(
     check_int("num_frames", num_frames)
     check_image_shape("frame_shape", frame_shape)
     check_int("num_classes", num_classes, minimum=2)
-    if not isinstance(frame_encoder, str) or frame_encoder not in FRAME_ENCODERS:
-        expected = ", ".join(repr(encoder) for encoder in FRAME_ENCODERS)
-        raise ValueError(
-            f"Unknown frame encoder. Received: frame_encoder={frame_encoder!r}. "
-            f"Expected one of {expected}."
-        )
-    check_choice("weights", weights, (None, "imagenet"))
-    if weights is not None and frame_encoder == "small_cnn":
-        raise ValueError(
-            "Pretrained weights need a keras.applications frame encoder. "
-            f"Received: weights={weights!r}, frame_encoder='small_cnn'"
-        )
+    check_image_encoder("frame_encoder", frame_encoder, weights=weights)
     check_bool("train_encoder", train_encoder)
     check_int("encoder_depth", encoder_depth)
     check_int("encoder_filters", encoder_filters)
