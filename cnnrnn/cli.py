@@ -12,6 +12,7 @@ import pathlib
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -37,7 +38,9 @@ def main(argv=None):
         if args.debug:
             raise
         error_console.print(
-            f"[red]error:[/] {_one_line(error)}", highlight=False, soft_wrap=True
+            f"[red]error:[/] {escape(_one_line(error))}",
+            highlight=False,
+            soft_wrap=True,
         )
         return 1
     return 0
@@ -152,6 +155,21 @@ def build_parser():
     sub.add_argument("--json", action="store_true", help="print JSON")
     _add_safe_mode_option(sub)
     sub.set_defaults(handler=cmd_caption)
+
+    sub = commands.add_parser("tune", help="run a hyperparameter search job")
+    sub.add_argument("job", metavar="JOB_FILE", type=pathlib.Path, help="TOML job")
+    sub.add_argument("--output", type=pathlib.Path, help="output folder (job's)")
+    sub.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the search space and budget, train nothing",
+    )
+    sub.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a different search in the output folder",
+    )
+    sub.set_defaults(handler=cmd_tune)
 
     sub = commands.add_parser("export", help="write a serving artefact")
     sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
@@ -341,6 +359,25 @@ def cmd_caption(args):
         return
     for path, (text, _) in zip(args.images, found, strict=True):
         print(f"{path}: {text}")
+
+
+def cmd_tune(args):
+    from cnnrnn.tuning import dry_run, load_job, run_search
+
+    job = load_job(args.job, output=args.output)
+    if args.dry_run:
+        dry_run(job, console)
+        return
+    args.resume_hint = "Run the same command again to resume the search."
+    summary = run_search(job, overwrite=args.overwrite, console=console)
+    _print_metrics(
+        {
+            key: summary[key]
+            for key in ("trials", "completed", "failed", "best_trial", "best_score")
+        },
+        title=f"{job.app.name}: search finished",
+    )
+    console.print(f"Results: [bold]{job.output}[/]")
 
 
 def cmd_export(args):

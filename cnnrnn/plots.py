@@ -80,6 +80,59 @@ def plot_captioned_images(images, captions, path, *, columns=4):
     _save(figure, path)
 
 
+def plot_search(trials, objective, direction, folder):
+    """Plots a search: the objective per trial, and each hyperparameter against it.
+
+    Writes `objective.png` (every completed trial's score with the best so
+    far; failed trials marked on the axis) and `hyperparameters.png` (one
+    panel per hyperparameter; choices on a categorical axis, ranges spanning
+    more than 10x on a log axis) into `folder`.
+    """
+    done = [t for t in trials if t["score"] is not None]
+    figure, axis = plt.subplots(figsize=(7, 4))
+    numbers = [int(t["trial_id"]) for t in done]
+    scores = [t["score"] for t in done]
+    axis.plot(numbers, scores, "o", label="trial")
+    pick = np.minimum if direction == "min" else np.maximum
+    if scores:
+        axis.step(numbers, pick.accumulate(scores), where="post", label="best so far")
+    failed = [int(t["trial_id"]) for t in trials if t["score"] is None]
+    if failed:
+        low = min(scores) if scores else 0
+        axis.plot(failed, [low] * len(failed), "rx", label="failed")
+    axis.set_xlabel("trial")
+    axis.set_ylabel(objective)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    _save(figure, folder / "objective.png")
+
+    names = sorted({name for t in done for name in t["hyperparameters"]})
+    columns = min(3, max(len(names), 1))
+    rows = -(-max(len(names), 1) // columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(4.5 * columns, 3.5 * rows), squeeze=False
+    )
+    for axis in axes.flat[len(names) :]:
+        axis.axis("off")
+    for axis, name in zip(axes.flat, names, strict=False):
+        values = [t["hyperparameters"].get(name) for t in done]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            axis.plot(values, scores, "o")
+            positive = [v for v in values if v > 0]
+            if positive and min(values) > 0 and max(positive) > 10 * min(positive):
+                axis.set_xscale("log")
+        else:
+            labels = sorted({str(v) for v in values})
+            axis.plot([labels.index(str(v)) for v in values], scores, "o")
+            axis.set_xticks(range(len(labels)), labels)
+        axis.set_xlabel(name)
+        axis.set_ylabel(objective)
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    _save(figure, folder / "hyperparameters.png")
+
+
 def _save(figure, path):
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=100)

@@ -13,7 +13,8 @@ from cnnrnn.data.demo import write_caption_demo
 FAST = [
     "--set", "model.units=32",
     "--set", "model.embedding_dim=16",
-    "--set", "model.encoder_filters=[8, 16]",
+    "--set", "model.encoder_depth=2",
+    "--set", "model.encoder_filters=8",
     "--set", "data.image_size=[32, 32]",
     "--epochs", "1",
 ]  # fmt: skip

@@ -5,7 +5,14 @@ import math
 import keras
 import numpy as np
 
-from cnnrnn.models.checks import check_choice, check_fraction, check_int, check_positive
+from cnnrnn.models.checks import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_optimizer,
+    check_positive,
+    make_optimizer,
+)
 from cnnrnn.models.sampling import check_sampling_options, sample_from_logits
 
 RNN_TYPES = ("lstm", "gru")
@@ -121,6 +128,8 @@ def build_char_generator(
     units=256,
     dropout=0.1,
     learning_rate=2e-3,
+    optimizer="adam",
+    weight_decay=0.0,
     compile=True,
     name=None,
 ):
@@ -160,7 +169,14 @@ def build_char_generator(
             Defaults to 256.
         dropout: float. Dropout rate after every recurrent layer, in
             `[0, 1)`. Defaults to 0.1.
-        learning_rate: float. Adam learning rate, positive. Defaults to 2e-3.
+        learning_rate: float. Learning rate of the optimizer, positive.
+            Defaults to 2e-3.
+        optimizer: str. One of `"adam"`, `"rmsprop"`, `"sgd"` (momentum
+            0.9). Defaults to `"adam"`.
+        weight_decay: float. Decoupled weight decay, >= 0, applied by the
+            optimizer to every trainable variable's update (see
+            `cnnrnn.models.checks.make_optimizer`); 0 for none. Defaults to
+            0.0.
         compile: bool. Whether to compile the model. Defaults to True.
         name: str or None. Model name and prefix of every layer name.
             Defaults to `"char_generator"`.
@@ -187,6 +203,7 @@ def build_char_generator(
     check_int("units", units)
     check_fraction("dropout", dropout)
     check_positive("learning_rate", learning_rate)
+    check_optimizer(optimizer, weight_decay)
     name = name or "char_generator"
 
     ids = keras.Input(shape=(None,), dtype="int32", name=f"{name}_ids")
@@ -208,7 +225,9 @@ def build_char_generator(
     model = keras.Model(ids, logits, name=name)
     if compile:
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
+            optimizer=make_optimizer(
+                optimizer, learning_rate, weight_decay=weight_decay
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy", BitsPerCharacter()],
         )

@@ -1,6 +1,19 @@
 """Argument checks and compile settings shared by the model factories."""
 
+import functools
+import math
+
 import keras
+
+# Optimizers a factory can compile with (see `make_optimizer`).
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+# Activations of the hidden layers a factory can choose (see `check_activation`).
+ACTIVATIONS = ("relu", "gelu", "silu", "elu")
+_OPTIMIZER_CLASSES = {
+    "adam": keras.optimizers.Adam,
+    "rmsprop": keras.optimizers.RMSprop,
+    "sgd": functools.partial(keras.optimizers.SGD, momentum=0.9),
+}
 
 
 def check_int(name, value, *, minimum=1):
@@ -56,10 +69,94 @@ def check_bool(name, value):
         )
 
 
-def compile_classifier(model, learning_rate):
-    """Compiles with Adam, sparse categorical cross-entropy and accuracy."""
+def check_optimizer(optimizer, weight_decay):
+    """Raises `ValueError` unless `optimizer` is one of `OPTIMIZERS` and
+    `weight_decay` is a finite number >= 0."""
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    if (
+        not _is_number(weight_decay)
+        or not math.isfinite(weight_decay)
+        or weight_decay < 0
+    ):
+        raise ValueError(
+            "Argument `weight_decay` must be a number >= 0. "
+            f"Received: weight_decay={weight_decay!r}"
+        )
+
+
+def check_activation(activation):
+    """Raises `ValueError` unless `activation` is one of `ACTIVATIONS`."""
+    check_choice("activation", activation, ACTIVATIONS)
+
+
+def make_optimizer(name, learning_rate, *, weight_decay=0.0):
+    """Makes a Keras optimizer by name.
+
+    `weight_decay` is decoupled weight decay (as in AdamW): the optimizer
+    applies it to every trainable variable's update, biases and
+    normalization parameters included, shrinking each variable by
+    `learning_rate * weight_decay * variable` at every step, separately from
+    the gradient (so Adam's and RMSprop's gradient scaling does not touch
+    it). Every Keras 3 optimizer supports it through its `weight_decay`
+    argument.
+
+    Args:
+        name: str. `"adam"` (`keras.optimizers.Adam`), `"rmsprop"`
+            (`keras.optimizers.RMSprop`) or `"sgd"` (`keras.optimizers.SGD`
+            with momentum 0.9).
+        learning_rate: float. Learning rate, positive.
+        weight_decay: float. Decoupled weight decay, >= 0; 0 for none.
+            Defaults to 0.0.
+
+    Returns:
+        A fresh `keras.optimizers.Optimizer`.
+
+    Raises:
+        ValueError: if an argument is out of range or unknown.
+
+    Example:
+
+    >>> optimizer = make_optimizer("sgd", 1e-2, weight_decay=1e-4)
+    >>> optimizer.momentum, optimizer.weight_decay
+    (0.9, 0.0001)
+    """
+    check_optimizer(name, weight_decay)
+    check_positive("learning_rate", learning_rate)
+    return _OPTIMIZER_CLASSES[name](
+        learning_rate, weight_decay=float(weight_decay) or None
+    )
+
+
+def with_learning_rate(optimizer, learning_rate):
+    """A fresh optimizer of the same kind and settings with another learning rate.
+
+    Keeps the class and every setting of `optimizer` (weight decay, momentum,
+    clipping, ...) but none of its state. A `LossScaleOptimizer` is
+    unwrapped: `model.compile` wraps the optimizer again under a
+    `"mixed_float16"` policy.
+
+    Args:
+        optimizer: `keras.optimizers.Optimizer`, such as a compiled model's.
+        learning_rate: float. The new learning rate.
+
+    Returns:
+        A fresh `keras.optimizers.Optimizer`.
+    """
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
+    config = optimizer.get_config()
+    config["learning_rate"] = learning_rate
+    return optimizer.__class__.from_config(config)
+
+
+def compile_classifier(model, learning_rate, *, optimizer="adam", weight_decay=0.0):
+    """Compiles with sparse categorical cross-entropy and accuracy.
+
+    The optimizer is `make_optimizer(optimizer, learning_rate,
+    weight_decay=weight_decay)`: Adam without weight decay by default.
+    """
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=make_optimizer(optimizer, learning_rate, weight_decay=weight_decay),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=["accuracy"],
     )

@@ -9,13 +9,15 @@ from cnnrnn.models.backbones import (
     check_image_encoder,
 )
 from cnnrnn.models.checks import (
+    check_activation,
     check_bool,
     check_choice,
     check_fraction,
     check_image_shape,
     check_int,
+    check_optimizer,
     check_positive,
-    is_int,
+    make_optimizer,
 )
 from cnnrnn.models.layers import conv_block
 from cnnrnn.models.sampling import check_sampling_options, sample_from_logits
@@ -258,7 +260,8 @@ def build_image_captioner(
     encoder="small_cnn",
     weights=None,
     train_encoder=True,
-    encoder_filters=(16, 32, 64),
+    encoder_depth=3,
+    encoder_filters=16,
     embedding_dim=64,
     rnn_type="lstm",
     units=128,
@@ -266,6 +269,9 @@ def build_image_captioner(
     dropout=0.3,
     max_length=20,
     learning_rate=1e-3,
+    optimizer="adam",
+    weight_decay=0.0,
+    activation="relu",
     compile=True,
     name=None,
 ):
@@ -278,24 +284,25 @@ def build_image_captioner(
     one (teacher forcing). It is made of:
 
     1. The encoder, giving a grid of image features: with
-       `encoder="small_cnn"`, rescaling to `[0, 1]` and one convolution
-       block (see `cnnrnn.models.layers.conv_block`) per entry of
-       `encoder_filters`; with the name of a `keras.applications`
+       `encoder="small_cnn"`, rescaling to `[0, 1]` and `encoder_depth`
+       convolution blocks (see `cnnrnn.models.layers.conv_block`) with
+       `encoder_filters * 2**i` filters; with the name of a `keras.applications`
        backbone, its own preprocessing and the backbone without its top
        or pooling. The grid's locations are then projected to `units`
-       features (`f"{name}_features"`).
+       features (`f"{name}_features"`, a `Dense` layer with `activation`).
     2. The decoder's initial state, from the mean feature (`Dense` + tanh).
     3. `CaptionEmbedding` (which keeps the vocabulary), dropout, then an
        `AttentionDecoder` over the features, dropout and the float32 logits.
 
-    Compiled with Adam, sparse categorical cross-entropy on the logits that
-    ignores the padding (a masked loss), and `TokenAccuracy`. Write captions
+    Compiled with the `optimizer` (Adam by default), sparse categorical
+    cross-entropy on the logits that ignores the padding (a masked loss), and
+    `TokenAccuracy`. Write captions
     with `CaptionDecoder` (or `caption`).
 
     Args:
         image_shape: tuple of 3 ints. `(height, width, 3)`; at least 32x32
             with a `keras.applications` encoder, at least
-            `2**len(encoder_filters)` with `"small_cnn"`. Defaults to
+            `2**encoder_depth` with `"small_cnn"`. Defaults to
             `(32, 32, 3)`.
         vocab_size: int or None. Number of token ids, for a model without
             words. Defaults to None.
@@ -310,8 +317,10 @@ def build_image_captioner(
             `"small_cnn"`.
         weights: None or `"imagenet"` (a backbone only). Defaults to None.
         train_encoder: bool. Whether the encoder is trained. Defaults to True.
-        encoder_filters: tuple of int. Filters of the small CNN's blocks.
-            Defaults to `(16, 32, 64)`.
+        encoder_depth: int. Convolution blocks of the small CNN. Defaults
+            to 3.
+        encoder_filters: int. Filters of the small CNN's first block,
+            doubled in each next one. Defaults to 16.
         embedding_dim: int. Size of the token embeddings. Defaults to 64.
         rnn_type: `"lstm"` or `"gru"`. Defaults to `"lstm"`.
         units: int. Size of the decoder state and of the image features.
@@ -320,7 +329,18 @@ def build_image_captioner(
         dropout: float. Dropout rate on the embeddings and decoder outputs.
             Defaults to 0.3.
         max_length: int. Most words of a generated caption. Defaults to 20.
-        learning_rate: float. Adam's learning rate. Defaults to 1e-3.
+        learning_rate: float. Learning rate of the optimizer, positive.
+            Defaults to 1e-3.
+        optimizer: str. One of `"adam"`, `"rmsprop"`, `"sgd"` (momentum
+            0.9). Defaults to `"adam"`.
+        weight_decay: float. Decoupled weight decay, >= 0, applied by the
+            optimizer to every trainable variable's update (see
+            `cnnrnn.models.checks.make_optimizer`); 0 for none. Defaults to
+            0.0.
+        activation: str. Activation of the `"small_cnn"` convolution blocks
+            (ignored with a backbone) and of the `f"{name}_features"` layer:
+            one of `"relu"`, `"gelu"`, `"silu"`, `"elu"`. Defaults to
+            `"relu"`.
         compile: bool. Whether to compile the model. Defaults to True.
         name: str or None. Model name; also the prefix of the layer names.
             Defaults to `"image_captioner"`.
@@ -342,12 +362,12 @@ def build_image_captioner(
     name = name or "image_captioner"
     vocabulary = _vocabulary(vocab_size, vocabulary, vectorizer)
     image_shape = tuple(image_shape)
-    encoder_filters = tuple(encoder_filters)
     _validate(
         image_shape=image_shape,
         encoder=encoder,
         weights=weights,
         train_encoder=train_encoder,
+        encoder_depth=encoder_depth,
         encoder_filters=encoder_filters,
         embedding_dim=embedding_dim,
         rnn_type=rnn_type,
@@ -356,6 +376,9 @@ def build_image_captioner(
         dropout=dropout,
         max_length=max_length,
         learning_rate=learning_rate,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
+        activation=activation,
     )
     images = keras.Input(shape=image_shape, name="image")
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
@@ -364,15 +387,17 @@ def build_image_captioner(
         encoder=encoder,
         weights=weights,
         train_encoder=train_encoder,
+        encoder_depth=encoder_depth,
         encoder_filters=encoder_filters,
         image_shape=image_shape,
+        activation=activation,
         name=name,
     )
     locations = grid.shape[1] * grid.shape[2]
     grid = keras.layers.Reshape((locations, grid.shape[-1]), name=f"{name}_grid")(grid)
-    features = keras.layers.Dense(units, activation="relu", name=f"{name}_features")(
-        grid
-    )
+    features = keras.layers.Dense(
+        units, activation=activation, name=f"{name}_features"
+    )(grid)
     keys = features
     if attention == "bahdanau":
         keys = keras.layers.Dense(units, name=f"{name}_attention_keys")(features)
@@ -400,7 +425,9 @@ def build_image_captioner(
     model = keras.Model([images, tokens], logits, name=name)
     if compile:
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
+            optimizer=make_optimizer(
+                optimizer, learning_rate, weight_decay=weight_decay
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(
                 from_logits=True, ignore_class=PAD_ID
             ),
@@ -775,7 +802,16 @@ def _vocabulary(vocab_size, vocabulary, vectorizer):
 
 
 def _encoder(
-    images, *, encoder, weights, train_encoder, encoder_filters, image_shape, name
+    images,
+    *,
+    encoder,
+    weights,
+    train_encoder,
+    encoder_depth,
+    encoder_filters,
+    image_shape,
+    activation,
+    name,
 ):
     """The grid of image features, `(batch, rows, columns, channels)`."""
     if encoder != "small_cnn":
@@ -789,8 +825,13 @@ def _encoder(
             pooling=None,
         )
     x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(images)
-    for i, filters in enumerate(encoder_filters):
-        x = conv_block(x, filters, name=f"{name}_block{i + 1}")
+    for i in range(encoder_depth):
+        x = conv_block(
+            x,
+            encoder_filters * 2**i,
+            name=f"{name}_block{i + 1}",
+            activation=activation,
+        )
     return x
 
 
@@ -800,6 +841,7 @@ def _validate(
     encoder,
     weights,
     train_encoder,
+    encoder_depth,
     encoder_filters,
     embedding_dim,
     rnn_type,
@@ -808,15 +850,15 @@ def _validate(
     dropout,
     max_length,
     learning_rate,
+    optimizer,
+    weight_decay,
+    activation,
 ):
     check_image_shape("image_shape", image_shape)
     check_image_encoder("encoder", encoder, weights=weights)
     check_bool("train_encoder", train_encoder)
-    if not encoder_filters or not all(is_int(f) and f >= 1 for f in encoder_filters):
-        raise ValueError(
-            "Argument `encoder_filters` must be a non-empty list of positive "
-            f"ints. Received: encoder_filters={encoder_filters!r}"
-        )
+    check_int("encoder_depth", encoder_depth)
+    check_int("encoder_filters", encoder_filters)
     check_int("embedding_dim", embedding_dim)
     check_choice("rnn_type", rnn_type, RNN_TYPES)
     check_int("units", units)
@@ -824,13 +866,13 @@ def _validate(
     check_fraction("dropout", dropout)
     check_int("max_length", max_length)
     check_positive("learning_rate", learning_rate)
+    check_optimizer(optimizer, weight_decay)
+    check_activation(activation)
     backbone = encoder != "small_cnn"
-    min_size = MIN_BACKBONE_SIZE if backbone else 2 ** len(encoder_filters)
+    min_size = MIN_BACKBONE_SIZE if backbone else 2**encoder_depth
     if min(image_shape[:2]) < min_size:
         reason = (
-            f"encoder={encoder!r}"
-            if backbone
-            else f"{len(encoder_filters)} encoder blocks"
+            f"encoder={encoder!r}" if backbone else f"encoder_depth={encoder_depth}"
         )
         raise ValueError(
             f"Images must be at least {min_size}x{min_size} with {reason}. "

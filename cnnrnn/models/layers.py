@@ -5,21 +5,26 @@ import keras
 from cnnrnn.models.checks import compile_classifier
 
 
-def conv_block(x, filters, *, name):
-    """Applies two 3x3 convolutions, each with batch norm and ReLU, then pools.
+def conv_block(x, filters, *, name, activation="relu"):
+    """Applies two 3x3 convolutions, each with batch norm and activation, then pools.
 
     Every convolution is `Conv2D(filters, 3, padding="same", use_bias=False)`
-    followed by `BatchNormalization` and `ReLU` (the norm makes a bias
-    redundant). The norm's moving statistics use momentum 0.9 (as in PyTorch
-    and keras-hub's ResNet) rather than Keras' 0.99, so they settle within a
-    few epochs on small datasets. A 2x2 `MaxPooling2D` then halves the height
-    and width.
+    followed by `BatchNormalization` and the activation (the norm makes a
+    bias redundant). The norm's moving statistics use momentum 0.9 (as in
+    PyTorch and keras-hub's ResNet) rather than Keras' 0.99, so they settle
+    within a few epochs on small datasets. A 2x2 `MaxPooling2D` then halves
+    the height and width.
 
     Args:
         x: tensor of shape `(batch, height, width, channels)`.
         filters: int. Number of filters of both convolutions.
         name: str. Prefix of the layer names: `f"{name}_conv1"`,
             `f"{name}_bn1"`, `f"{name}_relu1"`, ..., `f"{name}_pool"`.
+        activation: str. Name of a Keras activation, such as `"relu"`,
+            `"gelu"`, `"silu"` or `"elu"`. `"relu"` is a `keras.layers.ReLU`
+            layer named `f"{name}_relu{i}"`; any other is a
+            `keras.layers.Activation` named `f"{name}_{activation}{i}"`.
+            Defaults to `"relu"`.
 
     Returns:
         Tensor of shape `(batch, height // 2, width // 2, filters)`.
@@ -35,7 +40,10 @@ def conv_block(x, filters, *, name):
             filters, 3, padding="same", use_bias=False, name=f"{name}_conv{i}"
         )(x)
         x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i}")(x)
-        x = keras.layers.ReLU(name=f"{name}_relu{i}")(x)
+        if activation == "relu":
+            x = keras.layers.ReLU(name=f"{name}_relu{i}")(x)
+        else:
+            x = keras.layers.Activation(activation, name=f"{name}_{activation}{i}")(x)
     return keras.layers.MaxPooling2D(2, name=f"{name}_pool")(x)
 
 
@@ -276,7 +284,16 @@ class AttentionPooling1D(keras.layers.Layer):
 
 
 def classifier_model(
-    inputs, features, *, num_classes, dropout, learning_rate, compile, name
+    inputs,
+    features,
+    *,
+    num_classes,
+    dropout,
+    learning_rate,
+    compile,
+    name,
+    optimizer="adam",
+    weight_decay=0.0,
 ):
     """Ends a classifier: dropout, a float32 softmax, then the (compiled) model.
 
@@ -288,9 +305,13 @@ def classifier_model(
         features: tensor of shape `(batch, features)`.
         num_classes: int. Number of classes.
         dropout: float. Dropout rate before the softmax.
-        learning_rate: float. Adam learning rate, used when compiling.
+        learning_rate: float. Learning rate, used when compiling.
         compile: bool. Whether to compile the model.
         name: str. Model name and prefix of the layer names.
+        optimizer: str. One of `"adam"`, `"rmsprop"`, `"sgd"`, used when
+            compiling. Defaults to `"adam"`.
+        weight_decay: float. Decoupled weight decay of the optimizer, used
+            when compiling. Defaults to 0.0.
 
     Returns:
         A functional `keras.Model` returning class probabilities.
@@ -301,5 +322,7 @@ def classifier_model(
     )(x)
     model = keras.Model(inputs, outputs, name=name)
     if compile:
-        compile_classifier(model, learning_rate)
+        compile_classifier(
+            model, learning_rate, optimizer=optimizer, weight_decay=weight_decay
+        )
     return model

@@ -8,11 +8,14 @@ from cnnrnn.models.backbones import (
     backbone_features,
 )
 from cnnrnn.models.checks import (
+    check_activation,
     check_fraction,
     check_image_shape,
     check_int,
+    check_optimizer,
     check_positive,
     compile_classifier,
+    with_learning_rate,
 )
 from cnnrnn.models.layers import ImageAugmentation, classifier_model, conv_block
 
@@ -29,6 +32,9 @@ def build_plant_classifier(
     dropout=0.2,
     augment=True,
     learning_rate=1e-3,
+    optimizer="adam",
+    weight_decay=0.0,
+    activation="relu",
     compile=True,
     name=None,
 ):
@@ -70,9 +76,19 @@ def build_plant_classifier(
             Defaults to 0.2.
         augment: bool. Whether to add the random augmentation layers.
             Defaults to True.
-        learning_rate: float. Adam learning rate, positive. Defaults to 1e-3.
-        compile: bool. Whether to compile the model with Adam, sparse
-            categorical cross-entropy and accuracy. Defaults to True.
+        learning_rate: float. Learning rate of the optimizer, positive.
+            Defaults to 1e-3.
+        optimizer: str. One of `"adam"`, `"rmsprop"`, `"sgd"` (momentum
+            0.9). Defaults to `"adam"`.
+        weight_decay: float. Decoupled weight decay, >= 0, applied by the
+            optimizer to every trainable variable's update (see
+            `cnnrnn.models.checks.make_optimizer`); 0 for none. Defaults to
+            0.0.
+        activation: str. Activation of the convolution blocks: one of
+            `"relu"`, `"gelu"`, `"silu"`, `"elu"`. Ignored with a backbone.
+            Defaults to `"relu"`.
+        compile: bool. Whether to compile the model with the optimizer,
+            sparse categorical cross-entropy and accuracy. Defaults to True.
         name: str or None. Model name and prefix of every layer name.
             Defaults to `"plant_classifier"`.
 
@@ -99,6 +115,8 @@ def build_plant_classifier(
         dropout=dropout,
     )
     check_positive("learning_rate", learning_rate)
+    check_optimizer(optimizer, weight_decay)
+    check_activation(activation)
     name = name or "plant_classifier"
     input_shape = tuple(input_shape)
 
@@ -107,7 +125,12 @@ def build_plant_classifier(
     if backbone is None:
         x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(x)
         for i in range(depth):
-            x = conv_block(x, base_filters * 2**i, name=f"{name}_block{i + 1}")
+            x = conv_block(
+                x,
+                base_filters * 2**i,
+                name=f"{name}_block{i + 1}",
+                activation=activation,
+            )
         x = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
     else:
         x = backbone_features(
@@ -124,6 +147,8 @@ def build_plant_classifier(
         num_classes=num_classes,
         dropout=dropout,
         learning_rate=learning_rate,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
         compile=compile,
         name=name,
     )
@@ -135,13 +160,16 @@ def prepare_fine_tuning(model, *, learning_rate):
     Follows the Keras transfer-learning guide: the backbone becomes trainable
     except its `BatchNormalization` layers, which stay frozen (and the model
     already runs the backbone in inference mode when it was built frozen).
-    The model is recompiled with its loss and metrics (the factory's when it
-    was never compiled) and `Adam(learning_rate)`; use a small rate such as
-    1e-5.
+    The model is recompiled with its loss and metrics and a fresh optimizer
+    of the same kind and settings as its own (so the `optimizer` and
+    `weight_decay` it was built with, also after loading) at `learning_rate`;
+    use a small rate such as 1e-5. A model that was never compiled gets the
+    factory's loss and metrics and Adam without weight decay, since it holds
+    no optimizer to copy.
 
     Args:
         model: `keras.Model` made by `build_plant_classifier`.
-        learning_rate: float. Adam learning rate for fine-tuning, positive.
+        learning_rate: float. Learning rate for fine-tuning, positive.
 
     Returns:
         True if the model has a backbone and was prepared; False, with the
@@ -170,7 +198,7 @@ def prepare_fine_tuning(model, *, learning_rate):
     if model.compiled:
         config = model.get_compile_config()
         config["optimizer"] = keras.optimizers.serialize(
-            keras.optimizers.Adam(learning_rate)
+            with_learning_rate(model.optimizer, learning_rate)
         )
         model.compile_from_config(config)
     else:

@@ -8,6 +8,7 @@ from cnnrnn.models.checks import (
     check_choice,
     check_fraction,
     check_int,
+    check_optimizer,
     check_positive,
 )
 from cnnrnn.models.layers import (
@@ -40,6 +41,8 @@ def build_sentiment_rnn(
     recurrent_dropout=0.0,
     pooling="attention",
     learning_rate=1e-3,
+    optimizer="adam",
+    weight_decay=0.0,
     compile=True,
     name=None,
 ):
@@ -103,9 +106,16 @@ def build_sentiment_rnn(
             weighted sum over the words, see `AttentionPooling1D`; the best
             of the three on the real review sentences). Defaults to
             `"attention"`.
-        learning_rate: float. Adam learning rate, positive. Defaults to 1e-3.
-        compile: bool. Whether to compile the model with Adam, sparse
-            categorical cross-entropy and accuracy. Defaults to True.
+        learning_rate: float. Learning rate of the optimizer, positive.
+            Defaults to 1e-3.
+        optimizer: str. One of `"adam"`, `"rmsprop"`, `"sgd"` (momentum
+            0.9). Defaults to `"adam"`.
+        weight_decay: float. Decoupled weight decay, >= 0, applied by the
+            optimizer to every trainable variable's update (see
+            `cnnrnn.models.checks.make_optimizer`); 0 for none. Defaults to
+            0.0.
+        compile: bool. Whether to compile the model with the optimizer,
+            sparse categorical cross-entropy and accuracy. Defaults to True.
         name: str or None. Model name and prefix of every layer name (but a
             given `vectorizer`'s). Defaults to `"sentiment_rnn"`.
 
@@ -136,6 +146,8 @@ def build_sentiment_rnn(
         recurrent_dropout=recurrent_dropout,
         pooling=pooling,
         learning_rate=learning_rate,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
     )
     name = name or "sentiment_rnn"
     if vectorizer is None:
@@ -177,6 +189,8 @@ def build_sentiment_rnn(
         num_classes=num_classes,
         dropout=dropout,
         learning_rate=learning_rate,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
         compile=compile,
         name=name,
     )
@@ -196,6 +210,8 @@ def _validate(
     recurrent_dropout,
     pooling,
     learning_rate,
+    optimizer,
+    weight_decay,
 ):
     if (vocabulary is None) == (vectorizer is None):
         raise ValueError(
@@ -217,6 +233,7 @@ def _validate(
     check_fraction("dropout", dropout)
     check_fraction("recurrent_dropout", recurrent_dropout)
     check_positive("learning_rate", learning_rate)
+    check_optimizer(optimizer, weight_decay)
 
 
 def _validate_vocabulary(vocabulary):

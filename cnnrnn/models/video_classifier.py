@@ -8,13 +8,16 @@ from cnnrnn.models.backbones import (
     check_image_encoder,
 )
 from cnnrnn.models.checks import (
+    check_activation,
     check_bool,
     check_choice,
     check_fraction,
     check_image_shape,
     check_int,
+    check_optimizer,
     check_positive,
     compile_classifier,
+    with_learning_rate,
 )
 from cnnrnn.models.layers import conv_block
 
@@ -77,6 +80,9 @@ def build_video_classifier(
     rnn_units=64,
     dropout=0.3,
     learning_rate=1e-3,
+    optimizer="adam",
+    weight_decay=0.0,
+    activation="relu",
     compile=True,
     name=None,
 ):
@@ -146,9 +152,20 @@ def build_video_classifier(
             least 1. Defaults to 64.
         dropout: float. Dropout rate before the classifier, in `[0, 1)`.
             Defaults to 0.3.
-        learning_rate: float. Adam learning rate, positive. Defaults to 1e-3.
-        compile: bool. Whether to compile the model with Adam, sparse
-            categorical cross-entropy and accuracy. Defaults to True.
+        learning_rate: float. Learning rate of the optimizer, positive.
+            Defaults to 1e-3.
+        optimizer: str. One of `"adam"`, `"rmsprop"`, `"sgd"` (momentum
+            0.9). Defaults to `"adam"`.
+        weight_decay: float. Decoupled weight decay, >= 0, applied by the
+            optimizer to every trainable variable's update (see
+            `cnnrnn.models.checks.make_optimizer`); 0 for none. Defaults to
+            0.0.
+        activation: str. Activation of the `"small_cnn"` convolution blocks
+            and frame-features `Dense` layer: one of `"relu"`, `"gelu"`,
+            `"silu"`, `"elu"`. Ignored with a backbone. Defaults to
+            `"relu"`.
+        compile: bool. Whether to compile the model with the optimizer,
+            sparse categorical cross-entropy and accuracy. Defaults to True.
         name: str or None. Model name and prefix of every layer name.
             Defaults to `"video_classifier"`.
 
@@ -179,6 +196,9 @@ def build_video_classifier(
         "encoder_units": encoder_units,
         "dropout": dropout,
         "learning_rate": learning_rate,
+        "optimizer": optimizer,
+        "weight_decay": weight_decay,
+        "activation": activation,
     }
     _validate_encoder(**shared)
     check_choice("rnn_type", rnn_type, RNN_TYPES)
@@ -217,6 +237,9 @@ def build_frame_average_classifier(
     encoder_units=128,
     dropout=0.3,
     learning_rate=1e-3,
+    optimizer="adam",
+    weight_decay=0.0,
+    activation="relu",
     compile=True,
     name=None,
 ):
@@ -251,9 +274,20 @@ def build_frame_average_classifier(
             least 1. Ignored with a backbone. Defaults to 128.
         dropout: float. Dropout rate before the classifier, in `[0, 1)`.
             Defaults to 0.3.
-        learning_rate: float. Adam learning rate, positive. Defaults to 1e-3.
-        compile: bool. Whether to compile the model with Adam, sparse
-            categorical cross-entropy and accuracy. Defaults to True.
+        learning_rate: float. Learning rate of the optimizer, positive.
+            Defaults to 1e-3.
+        optimizer: str. One of `"adam"`, `"rmsprop"`, `"sgd"` (momentum
+            0.9). Defaults to `"adam"`.
+        weight_decay: float. Decoupled weight decay, >= 0, applied by the
+            optimizer to every trainable variable's update (see
+            `cnnrnn.models.checks.make_optimizer`); 0 for none. Defaults to
+            0.0.
+        activation: str. Activation of the `"small_cnn"` convolution blocks
+            and frame-features `Dense` layer: one of `"relu"`, `"gelu"`,
+            `"silu"`, `"elu"`. Ignored with a backbone. Defaults to
+            `"relu"`.
+        compile: bool. Whether to compile the model with the optimizer,
+            sparse categorical cross-entropy and accuracy. Defaults to True.
         name: str or None. Model name and prefix of every layer name.
             Defaults to `"frame_average_classifier"`.
 
@@ -284,6 +318,9 @@ def build_frame_average_classifier(
         "encoder_units": encoder_units,
         "dropout": dropout,
         "learning_rate": learning_rate,
+        "optimizer": optimizer,
+        "weight_decay": weight_decay,
+        "activation": activation,
     }
     _validate_encoder(**shared)
     check_bool("compile", compile)
@@ -309,8 +346,8 @@ def feature_models(model, *, learning_rate=None):
     Args:
         model: `keras.Model` made by `build_video_classifier` or
             `build_frame_average_classifier` with `train_encoder=False`.
-        learning_rate: float or None. Adam learning rate of `head`, positive,
-            or None for the one of `model`'s optimizer. Defaults to None.
+        learning_rate: float or None. Learning rate of `head`, positive, or
+            None for the one of `model`'s optimizer. Defaults to None.
 
     Returns:
         A tuple `(frame_features, head)`. `frame_features` is a
@@ -320,8 +357,10 @@ def feature_models(model, *, learning_rate=None):
         to class probabilities, made of `model`'s
         `f"{model.name}_sequence_head"` layers and compiled like `model`
         (same loss and metrics, a fresh optimizer of the same kind and
-        learning rate; Adam, sparse categorical cross-entropy and accuracy
-        when `model` is not compiled).
+        settings, such as its weight decay, at `model`'s learning rate or
+        `learning_rate`). When `model` is not compiled it holds no
+        optimizer to copy: `head` gets Adam without weight decay, sparse
+        categorical cross-entropy and accuracy.
 
     Raises:
         ValueError: if `model` is not a video classifier, if its frame
@@ -378,7 +417,7 @@ def feature_models(model, *, learning_rate=None):
         config = model.get_compile_config()
         if learning_rate is not None:
             config["optimizer"] = keras.optimizers.serialize(
-                keras.optimizers.Adam(learning_rate)
+                with_learning_rate(model.optimizer, learning_rate)
             )
         # Deserializing the config makes a fresh optimizer.
         head.compile_from_config(config)
@@ -401,6 +440,9 @@ def _build(
     encoder_units,
     dropout,
     learning_rate,
+    optimizer,
+    weight_decay,
+    activation,
     compile,
     name,
 ):
@@ -414,6 +456,7 @@ def _build(
         encoder_depth=encoder_depth,
         encoder_filters=encoder_filters,
         encoder_units=encoder_units,
+        activation=activation,
         name=name,
     )
     features = keras.Input(
@@ -435,7 +478,9 @@ def _build(
     outputs = head({"features": features, "mask": mask})
     model = keras.Model({"frames": frames, "mask": mask}, outputs, name=name)
     if compile:
-        compile_classifier(model, learning_rate)
+        compile_classifier(
+            model, learning_rate, optimizer=optimizer, weight_decay=weight_decay
+        )
     return model
 
 
@@ -448,6 +493,7 @@ def _frame_encoder(
     encoder_depth,
     encoder_filters,
     encoder_units,
+    activation,
     name,
 ):
     """The `keras.Model` mapping one raw frame to its feature vector."""
@@ -455,12 +501,17 @@ def _frame_encoder(
     if frame_encoder == "small_cnn":
         x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(frame)
         for i in range(encoder_depth):
-            x = conv_block(x, encoder_filters * 2**i, name=f"{name}_block{i + 1}")
+            x = conv_block(
+                x,
+                encoder_filters * 2**i,
+                name=f"{name}_block{i + 1}",
+                activation=activation,
+            )
         # Flattened, not pooled: the features keep where things are in the
         # frame, so the recurrent layers can see motion.
         x = keras.layers.Flatten(name=f"{name}_flatten")(x)
         x = keras.layers.Dense(
-            encoder_units, activation="relu", name=f"{name}_frame_features"
+            encoder_units, activation=activation, name=f"{name}_frame_features"
         )(x)
     else:
         x = backbone_features(
@@ -489,6 +540,9 @@ def _validate_encoder(
     encoder_units,
     dropout,
     learning_rate,
+    optimizer,
+    weight_decay,
+    activation,
 ):
     check_int("num_frames", num_frames)
     check_image_shape("frame_shape", frame_shape)
@@ -500,6 +554,8 @@ def _validate_encoder(
     check_int("encoder_units", encoder_units)
     check_fraction("dropout", dropout)
     check_positive("learning_rate", learning_rate)
+    check_optimizer(optimizer, weight_decay)
+    check_activation(activation)
     backbone = frame_encoder != "small_cnn"
     min_size = MIN_BACKBONE_SIZE if backbone else 2**encoder_depth
     if min(frame_shape[:2]) < min_size:

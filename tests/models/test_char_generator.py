@@ -151,6 +151,26 @@ def test_save_load_same_outputs_and_text(seed, tmp_path):
     )
 
 
+def test_default_optimizer_is_adam_without_weight_decay():
+    model = build_char_generator(**SMALL)
+    assert type(model.optimizer) is keras.optimizers.Adam
+    assert model.optimizer.weight_decay is None
+
+
+def test_optimizer_and_weight_decay(seed, tmp_path):
+    model = build_char_generator(optimizer="sgd", weight_decay=1e-4, **SMALL)
+    assert type(model.optimizer) is keras.optimizers.SGD
+    assert model.optimizer.momentum == 0.9
+    assert model.optimizer.weight_decay == pytest.approx(1e-4)
+    x = _ids()
+    logs = model.train_on_batch(x, np.roll(x, -1, axis=1), return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+    loaded = run_saving_test(model, x, tmp_path)
+    assert type(loaded.optimizer) is keras.optimizers.SGD
+    assert loaded.optimizer.weight_decay == pytest.approx(1e-4)
+
+
 _LOAD_AND_GENERATE = """
 import json, sys
 import keras
@@ -185,6 +205,9 @@ def test_fresh_process_generates_the_same_text(seed, tmp_path):
         ({"vocab_size": 5}, "vocab_size=5"),
         ({"vocabulary": ["a", "a"]}, "twice"),
         ({"vocabulary": ["ab"]}, "single characters"),
+        ({"optimizer": "adamw"}, r"optimizer='adamw'\. Expected one of 'adam', "),
+        ({"weight_decay": -1e-4}, "weight_decay=-0.0001"),
+        ({"weight_decay": None}, "weight_decay=None"),
     ],
 )
 def test_bad_arguments(options, match):

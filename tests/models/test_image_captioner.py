@@ -24,7 +24,8 @@ VOCABULARY = [*SPECIAL_TOKENS, *WORDS]
 SMALL = {
     "image_shape": (16, 16, 3),
     "vocabulary": VOCABULARY,
-    "encoder_filters": (8, 16),
+    "encoder_depth": 2,
+    "encoder_filters": 8,
     "embedding_dim": 8,
     "units": 16,
     "max_length": 6,
@@ -76,6 +77,42 @@ def test_smoke(seed, attention, rnn_type):
         targets,
         expected_output_shape=(4, 7, len(VOCABULARY)),
     )
+
+
+def test_defaults_are_relu_and_adam_without_weight_decay():
+    model = build_image_captioner(**SMALL)
+    assert [layer.name for layer in model.layers if "_relu" in layer.name] == [
+        f"image_captioner_block{block}_relu{i}" for block in (1, 2) for i in (1, 2)
+    ]
+    assert model.get_layer("image_captioner_features").activation.__name__ == "relu"
+    assert type(model.optimizer) is keras.optimizers.Adam
+    assert model.optimizer.weight_decay is None
+
+
+def test_optimizer_weight_decay_and_activation(seed, tmp_path):
+    model = build_image_captioner(
+        optimizer="sgd", weight_decay=1e-4, activation="gelu", **SMALL
+    )
+    assert type(model.optimizer) is keras.optimizers.SGD
+    assert model.optimizer.momentum == 0.9
+    assert model.optimizer.weight_decay == pytest.approx(1e-4)
+    activations = [
+        layer for layer in model.layers if isinstance(layer, keras.layers.Activation)
+    ]
+    assert [layer.name for layer in activations] == [
+        f"image_captioner_block{block}_gelu{i}" for block in (1, 2) for i in (1, 2)
+    ]
+    assert all(layer.activation.__name__ == "gelu" for layer in activations)
+    assert not any(isinstance(layer, keras.layers.ReLU) for layer in model.layers)
+    assert model.get_layer("image_captioner_features").activation.__name__ == "gelu"
+    inputs, targets = _captions()
+    logs = model.train_on_batch((_images(), inputs), targets, return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+    loaded = run_saving_test(model, (_images(), inputs), tmp_path)
+    assert type(loaded.optimizer) is keras.optimizers.SGD
+    assert loaded.optimizer.weight_decay == pytest.approx(1e-4)
+    assert caption(loaded, _images()) == caption(model, _images())
 
 
 @pytest.mark.parametrize("attention", ATTENTIONS)
@@ -267,7 +304,12 @@ def test_vectorizer_vocabulary(seed):
         ({"image_shape": (2, 2, 3)}, "at least 4x4"),
         ({"dropout": 1.0}, "dropout"),
         ({"max_length": 0}, "max_length"),
-        ({"encoder_filters": ()}, "encoder_filters"),
+        ({"encoder_filters": 0}, "encoder_filters"),
+        ({"encoder_depth": 0}, "encoder_depth"),
+        ({"optimizer": "adamw"}, r"optimizer='adamw'\. Expected one of 'adam', "),
+        ({"weight_decay": -1e-4}, "weight_decay=-0.0001"),
+        ({"weight_decay": None}, "weight_decay=None"),
+        ({"activation": "tanh"}, r"activation='tanh'\. Expected one of 'relu', "),
     ],
 )
 def test_invalid_arguments_are_refused(overrides, message):

@@ -62,6 +62,43 @@ def test_layer_names_are_stable():
     ]
 
 
+def test_defaults_are_relu_and_adam_without_weight_decay():
+    model = build_plant_classifier(num_classes=3, **SMALL)
+    names = [layer.name for layer in model.layers]
+    assert [name for name in names if "_relu" in name] == [
+        f"plant_classifier_block{block}_relu{i}" for block in (1, 2) for i in (1, 2)
+    ]
+    assert not any(isinstance(layer, keras.layers.Activation) for layer in model.layers)
+    assert type(model.optimizer) is keras.optimizers.Adam
+    assert model.optimizer.weight_decay is None
+
+
+def test_optimizer_weight_decay_and_activation(seed, tmp_path):
+    model = build_plant_classifier(
+        num_classes=3, optimizer="sgd", weight_decay=1e-4, activation="gelu", **SMALL
+    )
+    assert type(model.optimizer) is keras.optimizers.SGD
+    assert model.optimizer.momentum == 0.9
+    assert model.optimizer.weight_decay == pytest.approx(1e-4)
+    activations = [
+        layer for layer in model.layers if isinstance(layer, keras.layers.Activation)
+    ]
+    assert [layer.name for layer in activations] == [
+        f"plant_classifier_block{block}_gelu{i}" for block in (1, 2) for i in (1, 2)
+    ]
+    assert all(layer.activation.__name__ == "gelu" for layer in activations)
+    assert not any(isinstance(layer, keras.layers.ReLU) for layer in model.layers)
+    logs = model.train_on_batch(_images(4), np.array([0, 1, 2, 0]), return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+    loaded = run_saving_test(model, _images(4), tmp_path)
+    assert type(loaded.optimizer) is keras.optimizers.SGD
+    assert loaded.optimizer.weight_decay == pytest.approx(1e-4)
+    assert loaded.get_layer("plant_classifier_block1_gelu1").activation.__name__ == (
+        "gelu"
+    )
+
+
 def test_augmentation_only_in_training(seed):
     model = build_plant_classifier(num_classes=3, dropout=0.0, **SMALL)
     images = _images(2)
@@ -143,6 +180,25 @@ def test_backbone_model_saves_and_fine_tunes_after_loading(seed, tmp_path):
     assert loaded.get_layer("plant_classifier_backbone").trainable
 
 
+def test_fine_tuning_keeps_the_optimizer_kind_and_weight_decay(seed):
+    model = build_plant_classifier(
+        input_shape=(32, 32, 3),
+        num_classes=3,
+        backbone="mobilenet_v3_small",
+        optimizer="sgd",
+        weight_decay=1e-4,
+    )
+    assert prepare_fine_tuning(model, learning_rate=1e-5) is True
+    assert type(model.optimizer) is keras.optimizers.SGD
+    assert model.optimizer.momentum == 0.9
+    assert model.optimizer.weight_decay == pytest.approx(1e-4)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
+    logs = model.train_on_batch(
+        _images(4, size=32), np.array([0, 1, 2, 0]), return_dict=True
+    )
+    assert np.isfinite(logs["loss"])
+
+
 def test_fine_tuning_compiles_an_uncompiled_model():
     model = build_plant_classifier(
         input_shape=(32, 32, 3),
@@ -153,6 +209,7 @@ def test_fine_tuning_compiles_an_uncompiled_model():
     assert prepare_fine_tuning(model, learning_rate=1e-5) is True
     assert model.compiled
     assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+    assert type(model.optimizer) is keras.optimizers.Adam
 
 
 def test_fine_tuning_without_backbone_changes_nothing():
@@ -191,6 +248,10 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
         {"dropout": -0.1},
         {"learning_rate": 0},
         {"learning_rate": -1e-3},
+        {"optimizer": "adamw"},
+        {"weight_decay": -1e-4},
+        {"weight_decay": None},
+        {"activation": "tanh"},
     ],
     ids=str,
 )
@@ -204,3 +265,16 @@ def test_fine_tuning_rejects_non_positive_learning_rate():
     model = build_plant_classifier(num_classes=3, **SMALL)
     with pytest.raises(ValueError, match="Received: learning_rate=0"):
         prepare_fine_tuning(model, learning_rate=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"optimizer": "adamw"}, r"optimizer='adamw'\. Expected one of 'adam', "),
+        ({"weight_decay": -1e-4}, "weight_decay=-0.0001"),
+        ({"activation": "tanh"}, r"activation='tanh'\. Expected one of 'relu', "),
+    ],
+)
+def test_invalid_training_options_name_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_plant_classifier(num_classes=3, **kwargs)

@@ -159,6 +159,26 @@ def test_saving_keeps_outputs(seed, tmp_path, pooling):
     run_saving_test(model, _order_dependent(8)[0], tmp_path)
 
 
+def test_default_optimizer_is_adam_without_weight_decay():
+    model = build_sentiment_rnn(**SMALL)
+    assert type(model.optimizer) is keras.optimizers.Adam
+    assert model.optimizer.weight_decay is None
+
+
+def test_optimizer_and_weight_decay(seed, tmp_path):
+    model = build_sentiment_rnn(optimizer="sgd", weight_decay=1e-4, **SMALL)
+    assert type(model.optimizer) is keras.optimizers.SGD
+    assert model.optimizer.momentum == 0.9
+    assert model.optimizer.weight_decay == pytest.approx(1e-4)
+    x, y = _order_dependent(8)
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+    loaded = run_saving_test(model, x, tmp_path)
+    assert type(loaded.optimizer) is keras.optimizers.SGD
+    assert loaded.optimizer.weight_decay == pytest.approx(1e-4)
+
+
 _LOAD_AND_PREDICT = """
 import json, sys
 import keras, numpy as np
@@ -290,3 +310,21 @@ def test_invalid_choice_names_the_options():
         match=r"Received: rnn_type='lsmt'\. Expected one of 'lstm', 'gru'\.",
     ):
         build_sentiment_rnn(vocabulary=VOCABULARY, rnn_type="lsmt")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"optimizer": "adamw"}, r"optimizer='adamw'\. Expected one of 'adam', "),
+        ({"weight_decay": -1e-4}, "weight_decay=-0.0001"),
+        ({"weight_decay": "1e-4"}, "weight_decay='1e-4'"),
+    ],
+)
+def test_invalid_training_options_name_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_sentiment_rnn(vocabulary=VOCABULARY, **kwargs)
+
+
+def test_has_no_activation_argument():
+    with pytest.raises(TypeError, match="activation"):
+        build_sentiment_rnn(vocabulary=VOCABULARY, activation="gelu")

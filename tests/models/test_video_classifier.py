@@ -109,6 +109,66 @@ def test_layer_names_are_stable():
     assert rnn.forward_layer.name.startswith("forward_video_classifier_gru2")
 
 
+def test_defaults_are_relu_and_adam_without_weight_decay():
+    model = build_video_classifier(num_classes=3, **SMALL)
+    encoder = model.get_layer("video_classifier_frames_encoded").layer
+    assert [layer.name for layer in encoder.layers if "_relu" in layer.name] == [
+        f"video_classifier_block{block}_relu{i}" for block in (1, 2) for i in (1, 2)
+    ]
+    features = encoder.get_layer("video_classifier_frame_features")
+    assert features.activation.__name__ == "relu"
+    assert type(model.optimizer) is keras.optimizers.Adam
+    assert model.optimizer.weight_decay is None
+
+
+@pytest.mark.parametrize(
+    "builder", [build_video_classifier, build_frame_average_classifier]
+)
+def test_optimizer_weight_decay_and_activation(seed, tmp_path, builder):
+    model = builder(
+        num_classes=3, optimizer="sgd", weight_decay=1e-4, activation="gelu", **SMALL
+    )
+    assert type(model.optimizer) is keras.optimizers.SGD
+    assert model.optimizer.momentum == 0.9
+    assert model.optimizer.weight_decay == pytest.approx(1e-4)
+    encoder = model.get_layer(f"{model.name}_frames_encoded").layer
+    activations = [
+        layer for layer in encoder.layers if isinstance(layer, keras.layers.Activation)
+    ]
+    assert [layer.name for layer in activations] == [
+        f"{model.name}_block{block}_gelu{i}" for block in (1, 2) for i in (1, 2)
+    ]
+    assert all(layer.activation.__name__ == "gelu" for layer in activations)
+    assert not any(isinstance(layer, keras.layers.ReLU) for layer in encoder.layers)
+    features = encoder.get_layer(f"{model.name}_frame_features")
+    assert features.activation.__name__ == "gelu"
+    clips = _clips(4, lengths=[4, 3, 1, 2])
+    logs = model.train_on_batch(clips, LABELS, return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+    loaded = run_saving_test(model, clips, tmp_path)
+    assert type(loaded.optimizer) is keras.optimizers.SGD
+    assert loaded.optimizer.weight_decay == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("learning_rate", [None, 3e-3])
+def test_feature_models_keep_the_optimizer_kind_and_weight_decay(learning_rate):
+    model = build_video_classifier(
+        num_classes=3,
+        train_encoder=False,
+        optimizer="rmsprop",
+        weight_decay=1e-4,
+        learning_rate=1e-2,
+        **SMALL,
+    )
+    _, head = feature_models(model, learning_rate=learning_rate)
+    assert head.optimizer is not model.optimizer
+    assert type(head.optimizer) is keras.optimizers.RMSprop
+    assert head.optimizer.weight_decay == pytest.approx(1e-4)
+    expected = 1e-2 if learning_rate is None else learning_rate
+    assert float(head.optimizer.learning_rate) == pytest.approx(expected)
+
+
 @pytest.mark.parametrize(
     "rnn",
     [
@@ -329,6 +389,9 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
         {"rnn_units": 0},
         {"dropout": 1.0},
         {"learning_rate": 0},
+        {"optimizer": "adamw"},
+        {"weight_decay": -1e-4},
+        {"activation": "tanh"},
     ],
     ids=str,
 )
@@ -351,3 +414,19 @@ def test_invalid_argument_messages():
         build_frame_average_classifier(
             num_classes=3, frame_shape=(16, 16, 3), frame_encoder="mobilenet_v2"
         )
+
+
+@pytest.mark.parametrize(
+    "builder", [build_video_classifier, build_frame_average_classifier]
+)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"optimizer": "adamw"}, r"optimizer='adamw'\. Expected one of 'adam', "),
+        ({"weight_decay": -1e-4}, "weight_decay=-0.0001"),
+        ({"activation": "tanh"}, r"activation='tanh'\. Expected one of 'relu', "),
+    ],
+)
+def test_invalid_training_options_name_the_argument(builder, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        builder(num_classes=3, **kwargs)

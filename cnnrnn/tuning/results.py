@@ -1,0 +1,144 @@
+"""A search's results: every trial as CSV and JSON, the best configuration, plots."""
+
+import csv
+import io
+import time
+
+from cnnrnn import plots, runs
+from cnnrnn.tuning.space import from_choice
+
+TRIALS_CSV = "trials.csv"
+TRIALS_JSON = "trials.json"
+BEST_CONFIG_FILE = "best_config.json"
+SUMMARY_FILE = "summary.json"
+TIMES_FILE = "trial_seconds.json"
+
+
+class TrialClock:
+    """Wall time of every trial, kept in a JSON file so it survives a resume."""
+
+    def __init__(self, path):
+        self.path = path
+        self._seconds = runs.read_json(path) if path.exists() else {}
+        self._started = {}
+        self._current = None
+
+    def start(self, trial_id):
+        self._started[trial_id] = time.perf_counter()
+        self._current = trial_id
+
+    def stop(self, trial_id):
+        elapsed = time.perf_counter() - self._started.pop(trial_id)
+        self._seconds[trial_id] = round(elapsed, 3)
+        runs.write_json(self.path, self._seconds)
+
+    def label(self):
+        return f"trial {self._current}"
+
+    def seconds(self):
+        return dict(self._seconds)
+
+
+def trial_records(oracle, seconds):
+    """One dict per trial, in trial order: id, status, values, metrics, reason."""
+    records = []
+    for trial_id in sorted(oracle.trials):
+        trial = oracle.trials[trial_id]
+        values = {
+            name: value
+            for name, value in trial.hyperparameters.values.items()
+            if not name.startswith("tuner/")
+        }
+        metrics = {
+            name: trial.metrics.get_best_value(name) for name in trial.metrics.metrics
+        }
+        records.append(
+            {
+                "trial_id": trial_id,
+                "status": str(trial.status),
+                "score": trial.score,
+                "epochs": trial.best_step + 1 if metrics else None,
+                "seconds": seconds.get(trial_id),
+                "hyperparameters": values,
+                "metrics": metrics,
+                "message": last_line(trial.message) if trial.message else None,
+                "hyperband": {
+                    name.removeprefix("tuner/"): value
+                    for name, value in trial.hyperparameters.values.items()
+                    if name.startswith("tuner/")
+                }
+                or None,
+            }
+        )
+    return records
+
+
+def export(job, config, trials, output):
+    """Writes `trials.csv`, `trials.json`, `best_config.json`, `summary.json`, plots.
+
+    Returns:
+        The summary dict: the objective, trial counts and the best trial.
+    """
+    objective = job.search["objective"]
+    completed = [t for t in trials if t["status"] == "COMPLETED"]
+    pick = min if job.direction == "min" else max
+    best = pick(completed, key=lambda t: t["score"]) if completed else None
+    runs.write_json(output / TRIALS_JSON, trials)
+    with runs.atomic_path(output / TRIALS_CSV) as tmp:
+        tmp.write_text(_trials_csv(trials, objective))
+    summary = {
+        "app": job.app.name,
+        "algorithm": job.search["algorithm"],
+        "objective": objective,
+        "direction": job.direction,
+        "trials": len(trials),
+        "completed": len(completed),
+        "failed": sum(t["status"] == "FAILED" for t in trials),
+        "best_trial": best and best["trial_id"],
+        "best_score": best and best["score"],
+        "best_hyperparameters": best and best["hyperparameters"],
+        "search_seconds": round(sum(t["seconds"] or 0 for t in trials), 2),
+    }
+    if best is not None:
+        best_config = {
+            "app": job.app.name,
+            "data": config["data"],
+            "model": {**config["model"], **best["hyperparameters"]},
+            "training": config["training"],
+            "devices": config["devices"],
+        }
+        best_config["model"] = {
+            name: from_choice(value) for name, value in best_config["model"].items()
+        }
+        runs.write_json(output / BEST_CONFIG_FILE, best_config)
+        plots.plot_search(trials, objective, job.direction, output / runs.PLOTS_DIR)
+    runs.write_json(output / SUMMARY_FILE, summary)
+    return summary
+
+
+def last_line(message):
+    """The last non-empty line of a trial's message (its error, without traceback)."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _trials_csv(trials, objective):
+    names = sorted({name for t in trials for name in t["hyperparameters"]})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["trial_id", "status", objective, "epochs", "seconds", *names, "message"]
+    )
+    for t in trials:
+        writer.writerow(
+            [
+                t["trial_id"],
+                t["status"],
+                "" if t["score"] is None else t["score"],
+                t["epochs"] or "",
+                t["seconds"] or "",
+                *(t["hyperparameters"].get(name, "") for name in names),
+                t["message"] or "",
+            ]
+        )
+    return buffer.getvalue()

@@ -1,0 +1,293 @@
+"""Runs a search job with Keras Tuner: resumable, with failures recorded, then
+exports the trials, the best configuration and the best model's run directory."""
+
+import functools
+import json
+import shutil
+
+import keras
+import keras_tuner
+from rich.console import Console
+from rich.table import Table
+
+from cnnrnn import devices, runs, training
+from cnnrnn.errors import CnnrnnError
+from cnnrnn.progress import RichProgress
+from cnnrnn.tuning import results
+from cnnrnn.tuning.hypermodels import HYPERMODELS
+from cnnrnn.tuning.space import describe
+
+TUNER_DIR = "tuner"
+JOB_RECORD = "job.json"
+BEST_RUN_DIR = "best"
+_TUNERS = {
+    "random": keras_tuner.RandomSearch,
+    "bayesian": keras_tuner.BayesianOptimization,
+    "hyperband": keras_tuner.Hyperband,
+    "grid": keras_tuner.GridSearch,
+}
+
+
+def run_search(job, *, overwrite=False, console=None):
+    """Runs a search job and writes its results into `job.output`.
+
+    The data pipeline is built once for the whole search. Killed and run
+    again with the same job, the search resumes where it stopped: Keras
+    Tuner reloads its trials from `output/tuner`, so no finished trial runs
+    again. A trial that fails (out of memory, a loss that is not finite, a
+    model over `max_params`) is recorded as failed with its reason and the
+    search goes on.
+
+    Args:
+        job: `cnnrnn.tuning.job.Job`.
+        overwrite: bool. Start again in an output folder that holds another
+            search. Defaults to False.
+        console: `rich.console.Console` or None.
+
+    Returns:
+        The summary dict written to `output/summary.json`.
+
+    Raises:
+        CnnrnnError: when the output folder holds a different search (and
+            not `overwrite`), or the job cannot run on its data.
+    """
+    console = console or Console()
+    output = job.output
+    config = training.resolve_source(job.app, job.config)
+    _prepare_output(output, job, overwrite)
+    keras.utils.set_random_seed(job.search["seed"])
+    setup = devices.configure(**config["devices"])
+    console.print(
+        f"[bold]search[/] {job.app.name}: {job.search['algorithm']}, objective "
+        f"{job.search['objective']} ({job.direction}), data "
+        f"{config['data']['source']} -> {output}",
+        soft_wrap=True,
+    )
+    splits = training.load_splits(job.app, config)  # once for every trial
+    if splits.validation is None and job.search["objective"].startswith("val_"):
+        raise CnnrnnError(
+            f"The objective {job.search['objective']!r} needs a validation split: "
+            "set data.validation_split above 0, or a training-metric objective."
+        )
+    clock = results.TrialClock(output / results.TIMES_FILE)
+    hypermodel = HYPERMODELS[job.app.name](
+        job.app,
+        model_options=config["model"],
+        model_from_data=splits.model_args,
+        space=job.space,
+        progress=lambda: RichProgress(console, description=clock.label()),
+    )
+    tuner = _make_tuner(job, hypermodel, output / TUNER_DIR, clock, console, setup)
+    epochs = config["training"]["epochs"]
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor=job.search["objective"],
+            mode=job.direction,
+            patience=config["training"]["early_stopping_patience"],
+        )
+    ]
+    try:
+        tuner.search(
+            splits.train,
+            validation_data=splits.validation,
+            epochs=epochs,
+            callbacks=callbacks,
+            shuffle=False,  # the training split is shuffled by its pipeline
+            verbose=0,
+        )
+    except RuntimeError as error:
+        if "consecutive failures" not in str(error):
+            raise
+        raise CnnrnnError(
+            f"The search stopped after {job.search['max_consecutive_failed_trials']} "
+            f"failed trials in a row (see {output / results.TRIALS_CSV} for why): "
+            "fix the job, or raise search.max_consecutive_failed_trials."
+        ) from None
+    trials = results.trial_records(tuner.oracle, clock.seconds())
+    summary = results.export(job, config, trials, output)
+    _print_trials(trials, job, console)
+    if job.search["retrain_best"] and summary["best_trial"] is not None:
+        summary["best_run"] = _retrain_best(job, output, console)
+        runs.write_json(output / results.SUMMARY_FILE, summary)
+    return summary
+
+
+def dry_run(job, console=None):
+    """Prints the search space and budget of a job without training."""
+    console = console or Console()
+    config = job.config
+    table = Table("hyperparameter", "values", "default (first trial)")
+    for name, spec in job.space.items():
+        table.add_row(name, describe(spec), repr(config["model"].get(name)))
+    console.print(table)
+    search = job.search
+    budget = (
+        f"Hyperband brackets up to {config['training']['epochs']} epochs "
+        f"(factor {search['hyperband_factor']})"
+        if search["algorithm"] == "hyperband"
+        else f"{search['max_trials']} trials x {search['executions_per_trial']} "
+        f"execution(s), at most {config['training']['epochs']} epochs each "
+        f"(early stopping patience {config['training']['early_stopping_patience']})"
+    )
+    console.print(
+        f"{job.app.name}: {search['algorithm']} search of {search['objective']} "
+        f"({job.direction}); {budget}; seed {search['seed']}; output {job.output}",
+        soft_wrap=True,
+    )
+
+
+def _make_tuner(job, hypermodel, directory, clock, console, setup):
+    search = job.search
+    base = _TUNERS[search["algorithm"]]
+    reporting = type(f"Cnnrnn{base.__name__}", (_TrialReporting, base), {})
+    options = {
+        "objective": keras_tuner.Objective(search["objective"], job.direction),
+        "seed": search["seed"],
+        "max_retries_per_trial": 0,
+        "max_consecutive_failed_trials": search["max_consecutive_failed_trials"],
+        "executions_per_trial": search["executions_per_trial"],
+        "max_model_size": search["max_params"],
+        "directory": str(directory.parent),
+        "project_name": directory.name,
+        "overwrite": False,  # resume: reload the trials already run
+    }
+    if setup.strategy_name != "one_device":
+        options["distribution_strategy"] = setup.strategy
+    if search["algorithm"] == "hyperband":
+        options.update(
+            max_epochs=job.config["training"]["epochs"],
+            factor=search["hyperband_factor"],
+        )
+    else:
+        options["max_trials"] = search["max_trials"]
+    tuner = reporting(hypermodel, **options)
+    tuner.clock, tuner.console = clock, console
+    _start_with_defaults(tuner.oracle)
+    _restore_grid_queue(tuner.oracle)
+    return tuner
+
+
+def _restore_grid_queue(oracle):
+    """Lets a reloaded grid search go on (a Keras Tuner 1.4 bug workaround).
+
+    `GridSearchOracle` does not save the order of its trials and its queue of
+    trials whose next grid point is still to be proposed, so a reloaded grid
+    search stops at once. Both are rebuilt from the reloaded trials: ordered
+    by their values, every one queued (already tried points are skipped).
+    """
+    if not isinstance(oracle, keras_tuner.oracles.GridSearchOracle):
+        return
+    if not oracle.trials or oracle._populate_next:
+        return
+    order = functools.cmp_to_key(
+        lambda a, b: oracle._compare(
+            oracle.trials[a].hyperparameters.values,
+            oracle.trials[b].hyperparameters.values,
+        )
+    )
+    for trial_id in sorted(oracle.trials, key=order):
+        oracle._ordered_ids.insert(trial_id)
+        oracle._populate_next.append(trial_id)
+
+
+def _start_with_defaults(oracle):
+    """Makes the first trial of a search the factory's defaults (the template).
+
+    Keras Tuner's grid search starts with the defaults, but its random,
+    Bayesian and Hyperband oracles draw the first trial at random: their
+    `_random_values` (which proposes new values) is wrapped to return the
+    defaults while the oracle has no trial yet.
+    """
+    random_values = oracle._random_values
+
+    def defaults_first():
+        if oracle.trials:
+            return random_values()
+        return {hp.name: hp.default for hp in oracle.hyperparameters.space}
+
+    oracle._random_values = defaults_first
+
+
+class _TrialReporting:
+    """Times and prints every trial; frees memory after each one."""
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self.clock.start(trial.trial_id)
+        values = ", ".join(
+            f"{name}={_short(value)}"
+            for name, value in trial.hyperparameters.values.items()
+            if not name.startswith("tuner/")
+        )
+        self.console.print(f"[bold]trial {trial.trial_id}[/]: {values}", soft_wrap=True)
+
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+        # Keras Tuner imports TensorBoard here on the TensorFlow backend even
+        # without a TensorBoard callback, and TensorBoard is not a dependency.
+        if any(isinstance(c, keras.callbacks.TensorBoard) for c in callbacks):
+            super()._configure_tensorboard_dir(callbacks, trial, execution)
+
+    def on_trial_end(self, trial):
+        self.clock.stop(trial.trial_id)
+        super().on_trial_end(trial)
+        trial = self.oracle.get_trial(trial.trial_id)
+        if trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED:
+            self.console.print(f"  -> {self.oracle.objective.name} {trial.score:.4f}")
+        else:
+            self.console.print(
+                f"  -> [red]{trial.status}[/]: {results.last_line(trial.message)}"
+            )
+        keras.backend.clear_session(free_memory=True)
+
+
+def _prepare_output(output, job, overwrite):
+    """Makes the output folder, or checks that it holds this same search."""
+    record = json.loads(json.dumps(job.record(), default=str))
+    existing = output / JOB_RECORD
+    if existing.exists() and not overwrite:
+        if runs.read_json(existing) != record:
+            raise CnnrnnError(
+                f"'{output}' holds the results of a different search: pass "
+                "--overwrite to replace them, or choose another output folder."
+            )
+        return
+    if output.exists() and any(output.iterdir()):
+        if not overwrite:
+            raise CnnrnnError(
+                f"'{output}' is not empty and holds no cnnrnn search: choose "
+                "another output folder, or pass --overwrite to replace it."
+            )
+        shutil.rmtree(output)
+    output.mkdir(parents=True, exist_ok=True)
+    runs.write_json(existing, record)
+
+
+def _retrain_best(job, output, console):
+    """Trains the best configuration into `output/best` (resumable)."""
+    run_dir = output / BEST_RUN_DIR
+    if runs.is_finished(run_dir):
+        return str(run_dir)
+    config = runs.read_json(output / results.BEST_CONFIG_FILE)
+    config = {**config, "app": job.app.name}
+    console.print(f"Training the best configuration into {run_dir}.")
+    training.train(job.app, config=config, run_dir=run_dir, console=console)
+    return str(run_dir)
+
+
+def _print_trials(trials, job, console):
+    objective = job.search["objective"]
+    table = Table("trial", "status", objective, "epochs", "seconds", title="trials")
+    for trial in trials:
+        score = trial["score"]
+        table.add_row(
+            trial["trial_id"],
+            trial["status"],
+            "" if score is None else f"{score:.4f}",
+            str(trial["epochs"] or ""),
+            f"{trial['seconds']:.1f}" if trial["seconds"] else "",
+        )
+    console.print(table)
+
+
+def _short(value):
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
