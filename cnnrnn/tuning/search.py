@@ -1,7 +1,6 @@
 """Runs a search job with Keras Tuner: resumable, with failures recorded, then
 exports the trials, the best configuration and the best model's run directory."""
 
-import functools
 import json
 import shutil
 
@@ -13,7 +12,7 @@ from rich.table import Table
 from cnnrnn import devices, runs, training
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.progress import RichProgress
-from cnnrnn.tuning import results
+from cnnrnn.tuning import results, workarounds
 from cnnrnn.tuning.hypermodels import HYPERMODELS
 from cnnrnn.tuning.space import describe
 
@@ -53,6 +52,7 @@ def run_search(job, *, overwrite=False, console=None):
     """
     console = console or Console()
     output = job.output
+    workarounds.atomic_state_files()
     config = training.resolve_source(job.app, job.config)
     _prepare_output(output, job, overwrite)
     keras.utils.set_random_seed(job.search["seed"])
@@ -162,50 +162,9 @@ def _make_tuner(job, hypermodel, directory, clock, console, setup):
         options["max_trials"] = search["max_trials"]
     tuner = reporting(hypermodel, **options)
     tuner.clock, tuner.console = clock, console
-    _start_with_defaults(tuner.oracle)
-    _restore_grid_queue(tuner.oracle)
+    workarounds.repair_reloaded_oracle(tuner.oracle)
+    workarounds.start_with_defaults(tuner.oracle)
     return tuner
-
-
-def _restore_grid_queue(oracle):
-    """Lets a reloaded grid search go on (a Keras Tuner 1.4 bug workaround).
-
-    `GridSearchOracle` does not save the order of its trials and its queue of
-    trials whose next grid point is still to be proposed, so a reloaded grid
-    search stops at once. Both are rebuilt from the reloaded trials: ordered
-    by their values, every one queued (already tried points are skipped).
-    """
-    if not isinstance(oracle, keras_tuner.oracles.GridSearchOracle):
-        return
-    if not oracle.trials or oracle._populate_next:
-        return
-    order = functools.cmp_to_key(
-        lambda a, b: oracle._compare(
-            oracle.trials[a].hyperparameters.values,
-            oracle.trials[b].hyperparameters.values,
-        )
-    )
-    for trial_id in sorted(oracle.trials, key=order):
-        oracle._ordered_ids.insert(trial_id)
-        oracle._populate_next.append(trial_id)
-
-
-def _start_with_defaults(oracle):
-    """Makes the first trial of a search the factory's defaults (the template).
-
-    Keras Tuner's grid search starts with the defaults, but its random,
-    Bayesian and Hyperband oracles draw the first trial at random: their
-    `_random_values` (which proposes new values) is wrapped to return the
-    defaults while the oracle has no trial yet.
-    """
-    random_values = oracle._random_values
-
-    def defaults_first():
-        if oracle.trials:
-            return random_values()
-        return {hp.name: hp.default for hp in oracle.hyperparameters.space}
-
-    oracle._random_values = defaults_first
 
 
 class _TrialReporting:
