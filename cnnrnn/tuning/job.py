@@ -29,6 +29,8 @@ import inspect
 import pathlib
 import sys
 
+import keras_tuner
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -38,7 +40,7 @@ from cnnrnn.apps import get_app
 from cnnrnn.config import resolve_config
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning.hypermodels import HYPERMODELS
-from cnnrnn.tuning.space import merge_space
+from cnnrnn.tuning.space import define, merge_space
 
 ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
 SEARCH_DEFAULTS = {
@@ -92,7 +94,15 @@ class Job:
         if self.search["direction"]:
             return self.search["direction"]
         name = self.search["objective"]
-        worse_when_high = ("loss", "error", "bits", "perplexity")
+        worse_when_high = (
+            "loss",
+            "error",
+            "bits",
+            "perplexity",
+            "mae",
+            "mse",
+            "crossentropy",
+        )
         return "min" if any(word in name for word in worse_when_high) else "max"
 
     def record(self):
@@ -146,6 +156,12 @@ def make_job(table, *, path=None, output=None):
     if "app" not in table:
         raise CnnrnnError(f'{where} names no application: add app = "NAME".')
     app = get_app(table["app"])
+    for section in ("search", "space", "data", "model", "training", "devices"):
+        if not isinstance(table.get(section, {}), dict):
+            raise CnnrnnError(
+                f"{where}: {section} must be a table, e.g. [{section}] on its "
+                "own line followed by key = value lines."
+            )
     search = {**SEARCH_DEFAULTS, **table.get("search", {})}
     _check_search(search, where)
     config = resolve_config(
@@ -164,6 +180,8 @@ def make_job(table, *, path=None, output=None):
         table.get("space", {}),
         known=factory_arguments - {"compile", "name"},
     )
+    for name, spec in space.items():  # every searched default must be in its space
+        define(keras_tuner.HyperParameters(), name, spec, config["model"].get(name))
     output = output or table.get("output") or f"tuning_runs/{app.name}"
     return Job(
         app=app,
@@ -203,8 +221,22 @@ def _check_search(search, where):
             raise CnnrnnError(
                 f"{where}: {key}={value!r}. Expected an integer >= {minimum}."
             )
-    if search["max_params"] is not None and (
-        not isinstance(search["max_params"], int) or search["max_params"] < 1
+    if not isinstance(search["objective"], str) or not search["objective"]:
+        raise CnnrnnError(
+            f"{where}: objective={search['objective']!r}. Expected a metric name "
+            "such as 'val_loss' or 'val_accuracy'."
+        )
+    if not isinstance(search["seed"], int) or isinstance(search["seed"], bool):
+        raise CnnrnnError(f"{where}: seed={search['seed']!r}. Expected an integer.")
+    if not isinstance(search["retrain_best"], bool):
+        raise CnnrnnError(
+            f"{where}: retrain_best={search['retrain_best']!r}. Expected true or false."
+        )
+    max_params = search["max_params"]
+    if max_params is not None and (
+        not isinstance(max_params, int)
+        or isinstance(max_params, bool)
+        or max_params < 1
     ):
         raise CnnrnnError(
             f"{where}: max_params={search['max_params']!r}. Expected a positive "

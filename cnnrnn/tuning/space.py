@@ -69,6 +69,11 @@ def merge_space(default_space, overrides, *, known):
 
 def check_spec(name, spec):
     """Raises `CnnrnnError` unless `spec` is a valid spec or a fixed value."""
+    if isinstance(spec, list):
+        raise CnnrnnError(
+            f"[space] {name} = {spec!r} is a list: write {name} = {{ values = "
+            f"{spec!r} }} to search among them, or one value to fix it."
+        )
     if not isinstance(spec, dict):
         return
     if "values" in spec:
@@ -77,6 +82,14 @@ def check_spec(name, spec):
             raise CnnrnnError(
                 f"[space] {name}: values must be a non-empty list, e.g. "
                 "values = [64, 128]."
+            )
+        kinds = {_kind(to_choice(value)) for value in values}
+        if len(kinds) > 1:
+            mixed = ", ".join(sorted(kinds))
+            raise CnnrnnError(
+                f"[space] {name}: values {values!r} mix kinds ({mixed}): Keras "
+                "Tuner choices hold one kind, so use numbers only, or "
+                'strings only ("none" is a string).'
             )
         return
     if "boolean" in spec:
@@ -98,6 +111,20 @@ def check_spec(name, spec):
             f"[space] {name}: sampling={sampling!r} needs min > 0. "
             f"Received: min={low!r}."
         )
+    step = spec.get("step")
+    if step is not None:
+        smallest = 1 if sampling != "linear" else 0
+        integers = all(isinstance(v, int) for v in (low, high))
+        if (
+            not _is_number(step)
+            or step <= smallest
+            or (integers and not isinstance(step, int))
+        ):
+            kind = "an integer" if integers else "a number"
+            raise CnnrnnError(
+                f"[space] {name}: step={step!r}. Expected {kind} > {smallest}"
+                + (" (a factor, with log sampling)." if smallest else ".")
+            )
 
 
 def define(hp, name, spec, default):
@@ -117,6 +144,8 @@ def define(hp, name, spec, default):
         return from_choice(hp.Fixed(name, to_choice(spec)))
     if "values" in spec:
         values = [to_choice(value) for value in spec["values"]]
+        if any(isinstance(value, float) for value in values):
+            values = [float(value) for value in values]  # one kind for Keras Tuner
         if to_choice(default) not in values:
             raise CnnrnnError(
                 f"[space] {name}: the default {default!r} is not among values "
@@ -164,6 +193,10 @@ def to_choice(value):
 
 def from_choice(value):
     return None if value == "none" else value
+
+
+def _kind(value):
+    return "numbers" if _is_number(value) else type(value).__name__
 
 
 def _is_number(value):

@@ -247,3 +247,20 @@ def test_job_files_load_and_run_on_demo_data(path):
     for name, spec in result.space.items():
         define(hp, name, spec, result.config["model"][name])
     assert set(hp.values) == set(result.space)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"search": {"max_params": True}}, "max_params=True"),
+        ({"search": {"objective": 3}}, "Expected a metric name"),
+        ({"search": {"seed": "x"}}, "seed='x'"),
+        ({"search": {"retrain_best": "yes"}}, "retrain_best='yes'"),
+        ({"space": 3}, "space must be a table"),
+        ({"space": {"units": {"values": [32, 128]}}}, "default 64 is not among"),
+    ],
+)
+def test_more_mistakes_are_caught_when_the_job_loads(changes, message):
+    table = {"app": "sentiment-rnn", **changes}
+    with pytest.raises(CnnrnnError, match=message):
+        make_job(table)

@@ -227,3 +227,24 @@ def test_none_is_written_as_the_string_none():
 )
 def test_describe(spec, text):
     assert describe(spec) == text
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ([32, 64], r"is a list: write units = \{ values"),
+        ({"values": ["none", 40]}, "mix kinds"),
+        ({"min": 1, "max": 8, "step": 0}, "step=0. Expected an integer > 0"),
+        ({"min": 1, "max": 8, "step": 0.5}, "Expected an integer > 0"),
+        ({"min": 1e-4, "max": 1e-2, "sampling": "log", "step": 0.5}, "> 1"),
+    ],
+)
+def test_specs_keras_tuner_would_refuse_late_are_refused_early(spec, message):
+    with pytest.raises(CnnrnnError, match=message):
+        check_spec("units", spec)
+
+
+def test_mixed_int_and_float_choices_become_floats():
+    hp = keras_tuner.HyperParameters()
+    assert define(hp, "weight_decay", {"values": [0, 1e-4]}, 0) == 0.0
+    assert hp.values == {"weight_decay": 0.0}
