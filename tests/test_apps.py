@@ -79,6 +79,7 @@ def test_char_generator_learns_its_demo_play(tmp_path, monkeypatch):
     assert ":\n" in samples  # speaker names end in a colon and a line break
 
 
+@pytest.mark.slow  # 2.5 minutes; tests/models covers learning motion in seconds
 def test_video_classifier_learns_its_demo_motion(tmp_path, monkeypatch):
     """Only motion tells the demo classes apart; defaults reach >= 95% test."""
     monkeypatch.setenv("CNNRNN_HOME", str(tmp_path / "home"))
