@@ -54,7 +54,7 @@ def run_search(job, *, overwrite=False, console=None):
     output = job.output
     workarounds.atomic_state_files()
     config = training.resolve_source(job.app, job.config)
-    _prepare_output(output, job, overwrite)
+    state = _check_output(output, job, overwrite)
     keras.utils.set_random_seed(job.search["seed"])
     setup = devices.configure(**config["devices"])
     console.print(
@@ -69,6 +69,7 @@ def run_search(job, *, overwrite=False, console=None):
             f"The objective {job.search['objective']!r} needs a validation split: "
             "set data.validation_split above 0, or a training-metric objective."
         )
+    _start_output(output, job, state)  # only once the data loads
     clock = results.TrialClock(output / results.TIMES_FILE)
     hypermodel = HYPERMODELS[job.app.name](
         job.app,
@@ -199,26 +200,40 @@ class _TrialReporting:
         keras.backend.clear_session(free_memory=True)
 
 
-def _prepare_output(output, job, overwrite):
-    """Makes the output folder, or checks that it holds this same search."""
-    record = json.loads(json.dumps(job.record(), default=str))
+def _check_output(output, job, overwrite):
+    """Returns `"resume"` when `output` holds this same search, else `"new"`.
+
+    Raises:
+        CnnrnnError: when `output` holds something else and not `overwrite`.
+    """
     existing = output / JOB_RECORD
     if existing.exists() and not overwrite:
-        if runs.read_json(existing) != record:
+        if runs.read_json(existing) != _job_record(job):
             raise CnnrnnError(
                 f"'{output}' holds the results of a different search: pass "
                 "--overwrite to replace them, or choose another output folder."
             )
+        return "resume"
+    if output.exists() and any(output.iterdir()) and not overwrite:
+        raise CnnrnnError(
+            f"'{output}' is not empty and holds no cnnrnn search: choose "
+            "another output folder, or pass --overwrite to replace it."
+        )
+    return "new"
+
+
+def _start_output(output, job, state):
+    """Makes the output folder of a new search (replacing what was there)."""
+    if state == "resume":
         return
-    if output.exists() and any(output.iterdir()):
-        if not overwrite:
-            raise CnnrnnError(
-                f"'{output}' is not empty and holds no cnnrnn search: choose "
-                "another output folder, or pass --overwrite to replace it."
-            )
+    if output.exists():
         shutil.rmtree(output)
-    output.mkdir(parents=True, exist_ok=True)
-    runs.write_json(existing, record)
+    output.mkdir(parents=True)
+    runs.write_json(output / JOB_RECORD, _job_record(job))
+
+
+def _job_record(job):
+    return json.loads(json.dumps(job.record(), default=str))
 
 
 def _retrain_best(job, output, console):

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from cnnrnn import cli, runs
 from cnnrnn.data import demo
-from cnnrnn.errors import CnnrnnError
+from cnnrnn.errors import CnnrnnError, DataError
 from cnnrnn.tuning import make_job, run_search, search
 
 QUIET = Console(quiet=True)
@@ -323,3 +323,13 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(
     else:
         expected = 5
     assert len(trials) == expected
+
+
+def test_a_job_whose_data_fails_leaves_no_output_folder(tmp_path):
+    job = make_job(
+        {"app": "sentiment-rnn", "data": {"source": str(tmp_path / "missing.csv")}},
+        output=tmp_path / "search",
+    )
+    with pytest.raises(DataError, match="does not exist"):
+        run_search(job, console=QUIET)
+    assert not (tmp_path / "search").exists()
