@@ -290,17 +290,17 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(
         )
         return [sys.executable, "-m", "cnnrnn.cli", "tune", str(job)]
 
-    process = subprocess.Popen(
-        command("search"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 240
-    while len(_completed(tmp_path / "search")) < 2 and process.poll() is None:
-        assert time.monotonic() < deadline, "the search did not progress"
-        time.sleep(0.1)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    log = tmp_path / "first.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(command("search"), stdout=handle, stderr=handle)
+        deadline = time.monotonic() + 240
+        while len(_completed(tmp_path / "search")) < 2 and process.poll() is None:
+            assert time.monotonic() < deadline, "the search did not progress"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
     before = _completed(tmp_path / "search")
-    assert len(before) >= 2
+    assert len(before) >= 2, log.read_text()[-2000:]
 
     resumed = subprocess.run(
         command("search"), capture_output=True, text=True, timeout=300
