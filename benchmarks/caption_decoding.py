@@ -31,15 +31,14 @@ import argparse
 import json
 import os
 import pathlib
-import statistics
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
+from timing import timed  # noqa: E402
 
 from cnnrnn import apps, training  # noqa: E402
 from cnnrnn.config import resolve_config  # noqa: E402
@@ -112,15 +111,6 @@ def fixed_length_seconds(decoder, prefix_model, images, length, repeats):
 
 def texts(decoder, rows):
     return [decoder.embedding.decode(row[row != 0]) for row in rows]
-
-
-def timed(function, repeats):
-    seconds, result = [], None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = function()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), result
 
 
 def trained_run(tmp):

@@ -25,15 +25,14 @@ import argparse
 import json
 import os
 import pathlib
-import statistics
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
+from timing import timed  # noqa: E402
 
 from cnnrnn import apps, training  # noqa: E402
 from cnnrnn.config import resolve_config  # noqa: E402
@@ -64,15 +63,6 @@ def window(model, sampler, length, seed, sequence_length, call):
         ids.append(int(new))
         text += sampler.embedding.vocabulary[new - 1]
     return text
-
-
-def timed(function, repeats):
-    seconds, result = [], None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = function()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), result
 
 
 def trained_run(tmp):
