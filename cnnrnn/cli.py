@@ -27,9 +27,13 @@ def main(argv=None):
     args.argv = argv
     if not args.debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with _native_stderr_silenced():
-            _import_backend()
     try:
+        quiet = contextlib.nullcontext() if args.debug else _native_stderr_silenced()
+        with quiet:
+            if hasattr(args, "prepare"):
+                args.prepare(args)  # before the backend starts (GPU pinning)
+            if not args.debug:
+                _import_backend()
         args.handler(args)
     except KeyboardInterrupt:
         error_console.print(f"Interrupted. {getattr(args, 'resume_hint', '')}".strip())
@@ -169,7 +173,8 @@ def build_parser():
         action="store_true",
         help="replace a different search in the output folder",
     )
-    sub.set_defaults(handler=cmd_tune)
+    _add_distributed_options(sub)
+    sub.set_defaults(handler=cmd_tune, prepare=prepare_tune)
 
     sub = commands.add_parser("export", help="write a serving artefact")
     sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
@@ -361,7 +366,38 @@ def cmd_caption(args):
         print(f"{path}: {text}")
 
 
+def prepare_tune(args):
+    """Checks the distributed options; pins a worker's GPUs before the backend."""
+    from cnnrnn.errors import CnnrnnError
+    from cnnrnn.tuning import cluster
+
+    if args.workers is not None:
+        if args.workers < 1 or args.role or args.oracle or args.worker_id:
+            raise CnnrnnError(
+                "--workers N starts a chief and N >= 1 workers on this machine by "
+                "itself: drop --role, --oracle and --worker-id, or drop --workers."
+            )
+        return
+    args.search_role = cluster.resolve_role(
+        role=args.role, oracle=args.oracle, worker_id=args.worker_id
+    )
+    if args.search_role.kind != "worker":
+        if args.gpus is not None:
+            raise CnnrnnError(
+                "--gpus pins a worker to its GPUs: use it with --role worker."
+            )
+        return
+    from cnnrnn import devices
+
+    pinned = devices.pin_gpus(
+        args.gpus or "auto", worker_index=args.search_role.worker_index
+    )
+    if pinned is not None:
+        console.print(f"GPUs for this worker: {', '.join(pinned) or 'none'}")
+
+
 def cmd_tune(args):
+    from cnnrnn.errors import CnnrnnError
     from cnnrnn.tuning import dry_run, load_job, run_search
 
     job = load_job(args.job, output=args.output)
@@ -369,7 +405,34 @@ def cmd_tune(args):
         dry_run(job, console)
         return
     args.resume_hint = "Run the same command again to resume the search."
-    summary = run_search(job, overwrite=args.overwrite, console=console)
+    if args.workers is not None:
+        from cnnrnn.tuning.launch import launch_local
+
+        code = launch_local(
+            args.job, workers=args.workers, options=_tune_options(args), say=_say
+        )
+        if code:
+            raise CnnrnnError(
+                f"The search did not finish (the chief exited with {code}; see "
+                "its lines above). Run the same command again to resume it."
+            )
+        console.print(f"Results: [bold]{job.output}[/]")
+        return
+    role = args.search_role
+    summary = run_search(
+        job,
+        overwrite=args.overwrite,
+        console=console,
+        role=role,
+        worker_timeout=args.worker_timeout,
+    )
+    if role.kind == "worker":
+        ran = summary["trials_run"]
+        console.print(
+            f"worker {role.worker_id}: ran {len(ran)} trial(s) "
+            f"({', '.join(ran) or 'none'}); the chief writes the results."
+        )
+        return
     _print_metrics(
         {
             key: summary[key]
@@ -378,6 +441,20 @@ def cmd_tune(args):
         title=f"{job.app.name}: search finished",
     )
     console.print(f"Results: [bold]{job.output}[/]")
+
+
+def _tune_options(args):
+    """The options every process of a local distributed search shares."""
+    options = ["--worker-timeout", str(args.worker_timeout)]
+    if args.output:
+        options += ["--output", str(args.output)]
+    if args.overwrite:
+        options.append("--overwrite")
+    return options
+
+
+def _say(line):
+    print(line, flush=True)
 
 
 def cmd_export(args):
@@ -407,6 +484,44 @@ def _add_device_options(parser):
         default="auto",
         choices=("auto", "one_device", "mirrored", "multi_worker"),
         help="distribution strategy (auto: from the GPUs and TF_CONFIG)",
+    )
+
+
+def _add_distributed_options(parser):
+    from cnnrnn.tuning.cluster import WORKER_TIMEOUT_SECONDS
+
+    group = parser.add_argument_group(
+        "distributed search", "run one job on many processes or machines"
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="start a chief and N workers on this machine",
+    )
+    group.add_argument(
+        "--role", choices=("chief", "worker"), help="this process's part"
+    )
+    group.add_argument(
+        "--oracle",
+        metavar="HOST:PORT",
+        help="the chief's address; the chief listens there (default host 127.0.0.1)",
+    )
+    group.add_argument(
+        "--worker-id", metavar="ID", help="a worker's unique name (hostname-pid)"
+    )
+    group.add_argument(
+        "--gpus",
+        metavar="auto|none|0,1",
+        help="GPUs a worker may use (auto: one, by the number ending its id)",
+    )
+    group.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=WORKER_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="chief: requeue the trial of a worker silent this long "
+        f"({WORKER_TIMEOUT_SECONDS:.0f})",
     )
 
 

@@ -1,6 +1,21 @@
-"""Hyperparameter search: Keras Tuner HyperModels, search jobs and their results."""
+"""Hyperparameter search: Keras Tuner HyperModels, search jobs and their results.
 
-from cnnrnn.tuning.job import load_job, make_job
-from cnnrnn.tuning.search import dry_run, run_search
+The names below load on first use, so that `cnnrnn.tuning.cluster` (read by
+the command line before any backend starts) imports no Keras.
+"""
 
-__all__ = ["dry_run", "load_job", "make_job", "run_search"]
+import importlib
+
+_EXPORTS = {
+    "dry_run": "cnnrnn.tuning.search",
+    "load_job": "cnnrnn.tuning.job",
+    "make_job": "cnnrnn.tuning.job",
+    "run_search": "cnnrnn.tuning.search",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'cnnrnn.tuning' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -11,36 +11,46 @@ TRIALS_CSV = "trials.csv"
 TRIALS_JSON = "trials.json"
 BEST_CONFIG_FILE = "best_config.json"
 SUMMARY_FILE = "summary.json"
-TIMES_FILE = "trial_seconds.json"
+TIMES_FILE = "trial_times.json"
 
 
 class TrialClock:
-    """Wall time of every trial, kept in a JSON file so it survives a resume."""
+    """Wall time and worker of every trial, in a JSON file that survives a resume.
+
+    Args:
+        path: `pathlib.Path`. The JSON file.
+    """
 
     def __init__(self, path):
         self.path = path
-        self._seconds = runs.read_json(path) if path.exists() else {}
-        self._started = {}
-        self._current = None
+        self._records = runs.read_json(path) if path.exists() else {}
+        self._running = {}
 
-    def start(self, trial_id):
-        self._started[trial_id] = time.perf_counter()
-        self._current = trial_id
+    def start(self, trial_id, *, worker=None):
+        self._running[trial_id] = (time.perf_counter(), worker)
+
+    def cancel(self, trial_id):
+        """Forgets a running trial (its worker was lost; it will run again)."""
+        self._running.pop(trial_id, None)
 
     def stop(self, trial_id):
-        elapsed = time.perf_counter() - self._started.pop(trial_id)
-        self._seconds[trial_id] = round(elapsed, 3)
-        runs.write_json(self.path, self._seconds)
+        started, worker = self._running.pop(trial_id)
+        seconds = round(time.perf_counter() - started, 3)
+        self._records[trial_id] = {"seconds": seconds, "worker": worker}
+        runs.write_json(self.path, self._records)
 
-    def label(self):
-        return f"trial {self._current}"
-
-    def seconds(self):
-        return dict(self._seconds)
+    def records(self):
+        """`{trial_id: {"seconds": float, "worker": str or None}}` of ended trials."""
+        return dict(self._records)
 
 
-def trial_records(oracle, seconds):
-    """One dict per trial, in trial order: id, status, values, metrics, reason."""
+def trial_records(oracle, times):
+    """One dict per trial, in trial order: id, status, values, metrics, reason.
+
+    Args:
+        oracle: `keras_tuner.Oracle`. The search's oracle.
+        times: dict. `TrialClock.records()`.
+    """
     records = []
     for trial_id in sorted(oracle.trials):
         trial = oracle.trials[trial_id]
@@ -58,7 +68,8 @@ def trial_records(oracle, seconds):
                 "status": str(trial.status),
                 "score": trial.score,
                 "epochs": trial.best_step + 1 if metrics else None,
-                "seconds": seconds.get(trial_id),
+                "seconds": times.get(trial_id, {}).get("seconds"),
+                "worker": times.get(trial_id, {}).get("worker"),
                 "hyperparameters": values,
                 "metrics": metrics,
                 "message": last_line(trial.message) if trial.message else None,
@@ -124,21 +135,20 @@ def last_line(message):
 
 def _trials_csv(trials, objective):
     names = sorted({name for t in trials for name in t["hyperparameters"]})
+    placed = any(t["worker"] for t in trials)  # a distributed search
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
-        ["trial_id", "status", objective, "epochs", "seconds", *names, "message"]
+        ["trial_id", "status", objective, "epochs", "seconds"]
+        + ["worker"] * placed
+        + [*names, "message"]
     )
     for t in trials:
         writer.writerow(
-            [
-                t["trial_id"],
-                t["status"],
-                "" if t["score"] is None else t["score"],
-                t["epochs"] or "",
-                t["seconds"] or "",
-                *(t["hyperparameters"].get(name, "") for name in names),
-                t["message"] or "",
-            ]
+            [t["trial_id"], t["status"], "" if t["score"] is None else t["score"]]
+            + [t["epochs"] or "", t["seconds"] or ""]
+            + [t["worker"]] * placed
+            + [t["hyperparameters"].get(name, "") for name in names]
+            + [t["message"] or ""]
         )
     return buffer.getvalue()

@@ -3,6 +3,7 @@ exports the trials, the best configuration and the best model's run directory.""
 
 import json
 import shutil
+import time
 
 import keras
 import keras_tuner
@@ -12,7 +13,7 @@ from rich.table import Table
 from cnnrnn import devices, runs, training
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.progress import RichProgress
-from cnnrnn.tuning import results, workarounds
+from cnnrnn.tuning import cluster, distributed, results, workarounds
 from cnnrnn.tuning.hypermodels import HYPERMODELS
 from cnnrnn.tuning.space import describe
 
@@ -27,8 +28,15 @@ _TUNERS = {
 }
 
 
-def run_search(job, *, overwrite=False, console=None):
-    """Runs a search job and writes its results into `job.output`.
+def run_search(
+    job,
+    *,
+    overwrite=False,
+    console=None,
+    role=None,
+    worker_timeout=cluster.WORKER_TIMEOUT_SECONDS,
+):
+    """Runs a search job, alone or as the chief or a worker of a distributed one.
 
     The data pipeline is built once for the whole search. Killed and run
     again with the same job, the search resumes where it stopped: Keras
@@ -37,30 +45,44 @@ def run_search(job, *, overwrite=False, console=None):
     model over `max_params`) is recorded as failed with its reason and the
     search goes on.
 
+    In a distributed search (see `cnnrnn.tuning.distributed`) the chief
+    serves the oracle, runs no trial, and writes the results of every
+    worker's trials; workers run trials and write nothing but Keras Tuner's
+    checkpoints under `output/tuner`.
+
     Args:
         job: `cnnrnn.tuning.job.Job`.
         overwrite: bool. Start again in an output folder that holds another
             search. Defaults to False.
         console: `rich.console.Console` or None.
+        role: `cnnrnn.tuning.cluster.Role` or None (a search alone).
+        worker_timeout: float. On the chief: seconds without a worker's
+            heartbeat before its trial goes back to the queue.
 
     Returns:
-        The summary dict written to `output/summary.json`.
+        The summary dict written to `output/summary.json`; on a worker, a
+        dict with the worker's name and the trials it ran.
 
     Raises:
         CnnrnnError: when the output folder holds a different search (and
-            not `overwrite`), or the job cannot run on its data.
+            not `overwrite`), the job cannot run on its data, or too many
+            trials failed in a row.
     """
     console = console or Console()
+    role = role or cluster.Role()
     output = job.output
     workarounds.atomic_state_files()
     config = training.resolve_source(job.app, job.config)
-    state = _check_output(output, job, overwrite)
+    if role.kind == "worker":
+        state = _check_worker_output(output, job)
+    else:
+        state = _check_output(output, job, overwrite)
     keras.utils.set_random_seed(job.search["seed"])
     setup = devices.configure(**config["devices"])
     console.print(
-        f"[bold]search[/] {job.app.name}: {job.search['algorithm']}, objective "
-        f"{job.search['objective']} ({job.direction}), data "
-        f"{config['data']['source']} -> {output}",
+        f"[bold]search[/] {job.app.name}{_role_label(role)}: "
+        f"{job.search['algorithm']}, objective {job.search['objective']} "
+        f"({job.direction}), data {config['data']['source']} -> {output}",
         soft_wrap=True,
     )
     splits = training.load_splits(job.app, config)  # once for every trial
@@ -69,6 +91,9 @@ def run_search(job, *, overwrite=False, console=None):
             f"The objective {job.search['objective']!r} needs a validation split: "
             "set data.validation_split above 0, or a training-metric objective."
         )
+    if role.kind == "worker":
+        distributed.wait_for_chief(role, console.print)
+        state = _check_worker_output(output, job)  # the chief may have made it
     _start_output(output, job, state)  # only once the data loads
     clock = results.TrialClock(output / results.TIMES_FILE)
     hypermodel = HYPERMODELS[job.app.name](
@@ -76,41 +101,78 @@ def run_search(job, *, overwrite=False, console=None):
         model_options=config["model"],
         model_from_data=splits.model_args,
         space=job.space,
-        progress=lambda: RichProgress(console, description=clock.label()),
+        progress=lambda: RichProgress(console, description=tuner.trial_label),
     )
-    tuner = _make_tuner(job, hypermodel, output / TUNER_DIR, clock, console, setup)
-    epochs = config["training"]["epochs"]
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor=job.search["objective"],
-            mode=job.direction,
-            patience=config["training"]["early_stopping_patience"],
-        )
-    ]
-    try:
-        tuner.search(
-            splits.train,
-            validation_data=splits.validation,
-            epochs=epochs,
-            callbacks=callbacks,
-            shuffle=False,  # the training split is shuffled by its pipeline
-            verbose=0,
-        )
-    except RuntimeError as error:
-        if "consecutive failures" not in str(error):
-            raise
+    with role.environment():
+        tuner = _make_tuner(job, hypermodel, output / TUNER_DIR, console, setup)
+        if role.kind == "worker":
+            distributed.prepare_worker(tuner.oracle)
+        else:
+            say = None if role.kind == "alone" else _chief_say(console)
+            chief = distributed.ChiefOracle(
+                tuner.oracle, clock, say, worker_timeout=worker_timeout
+            )
+        if role.kind == "chief":
+            _serve(tuner, chief, role, console)
+        else:
+            tuner.search(
+                splits.train,
+                validation_data=splits.validation,
+                epochs=config["training"]["epochs"],
+                callbacks=[_early_stopping(job, config)],
+                shuffle=False,  # the training split is shuffled by its pipeline
+                verbose=0,
+            )
+    if role.kind == "worker":
+        return {"worker": role.worker_id, "trials_run": tuner.trials_run}
+    if chief.failure is not None:
         raise CnnrnnError(
             f"The search stopped after {job.search['max_consecutive_failed_trials']} "
             f"failed trials in a row (see {output / results.TRIALS_CSV} for why): "
             "fix the job, or raise search.max_consecutive_failed_trials."
-        ) from None
-    trials = results.trial_records(tuner.oracle, clock.seconds())
+        )
+    trials = results.trial_records(tuner.oracle, clock.records())
     summary = results.export(job, config, trials, output)
     _print_trials(trials, job, console)
     if job.search["retrain_best"] and summary["best_trial"] is not None:
         summary["best_run"] = _retrain_best(job, output, console)
         runs.write_json(output / results.SUMMARY_FILE, summary)
     return summary
+
+
+def _early_stopping(job, config):
+    return keras.callbacks.EarlyStopping(
+        monitor=job.search["objective"],
+        mode=job.direction,
+        patience=config["training"]["early_stopping_patience"],
+    )
+
+
+def _role_label(role):
+    if role.kind == "chief":
+        return " (chief)"
+    if role.kind == "worker":
+        return f" (worker {role.worker_id}, chief {role.address})"
+    return ""
+
+
+def _chief_say(console):
+    return lambda line: console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}")
+
+
+def _serve(tuner, chief, role, console):
+    """Serves the oracle until every trial has run, saying where it listens."""
+    tuner.oracle.verbose = 0  # the chief prints its own lines
+    tuner.save()
+    if role.host in ("127.0.0.1", "localhost", "::1"):
+        where = (
+            "loopback only: workers on other machines cannot reach it; pass "
+            "--oracle 0.0.0.0:PORT (or this machine's address) to serve them"
+        )
+    else:
+        where = "no authentication: keep this port on a private network"
+    console.print(f"Oracle listening on {role.address} ({where}).", soft_wrap=True)
+    chief.serve(role.host, role.port)
 
 
 def dry_run(job, console=None):
@@ -137,7 +199,7 @@ def dry_run(job, console=None):
     )
 
 
-def _make_tuner(job, hypermodel, directory, clock, console, setup):
+def _make_tuner(job, hypermodel, directory, console, setup):
     search = job.search
     base = _TUNERS[search["algorithm"]]
     reporting = type(f"Cnnrnn{base.__name__}", (_TrialReporting, base), {})
@@ -162,18 +224,31 @@ def _make_tuner(job, hypermodel, directory, clock, console, setup):
     else:
         options["max_trials"] = search["max_trials"]
     tuner = reporting(hypermodel, **options)
-    tuner.clock, tuner.console = clock, console
-    workarounds.repair_reloaded_oracle(tuner.oracle)
-    workarounds.start_with_defaults(tuner.oracle)
+    tuner.console = console
+    if not tuner._is_worker():  # a worker's oracle is the chief's, over gRPC
+        workarounds.repair_reloaded_oracle(tuner.oracle)
+        workarounds.start_with_defaults(tuner.oracle)
     return tuner
 
 
 class _TrialReporting:
-    """Times and prints every trial; frees memory after each one."""
+    """Prints every trial, sends heartbeats on a worker, frees memory after each."""
+
+    trial_label = "trial"
+
+    def on_search_begin(self):
+        super().on_search_begin()
+        self.trials_run = []
 
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
-        self.clock.start(trial.trial_id)
+        self.trial_label = f"trial {trial.trial_id}"
+        self.trials_run.append(trial.trial_id)
+        self.heartbeat = (
+            distributed.Heartbeat(self.oracle, trial.trial_id)
+            if self._is_worker()
+            else None
+        )
         values = ", ".join(
             f"{name}={_short(value)}"
             for name, value in trial.hyperparameters.values.items()
@@ -188,7 +263,8 @@ class _TrialReporting:
             super()._configure_tensorboard_dir(callbacks, trial, execution)
 
     def on_trial_end(self, trial):
-        self.clock.stop(trial.trial_id)
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         super().on_trial_end(trial)
         trial = self.oracle.get_trial(trial.trial_id)
         if trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED:
@@ -222,8 +298,29 @@ def _check_output(output, job, overwrite):
     return "new"
 
 
+def _check_worker_output(output, job):
+    """A worker's check: `output` may hold this job's search, never another.
+
+    Returns:
+        `"worker"`.
+
+    Raises:
+        CnnrnnError: when `output` holds a different search.
+    """
+    existing = output / JOB_RECORD
+    if existing.exists() and runs.read_json(existing) != _job_record(job):
+        raise CnnrnnError(
+            f"'{output}' holds a different search than this worker's job: run "
+            "every worker with the chief's job file and output folder."
+        )
+    return "worker"
+
+
 def _start_output(output, job, state):
     """Makes the output folder of a new search (replacing what was there)."""
+    if state == "worker":  # shared with the chief, or this machine's own
+        output.mkdir(parents=True, exist_ok=True)
+        return
     if state == "resume":
         return
     if output.exists():
@@ -250,7 +347,9 @@ def _retrain_best(job, output, console):
 
 def _print_trials(trials, job, console):
     objective = job.search["objective"]
-    table = Table("trial", "status", objective, "epochs", "seconds", title="trials")
+    placed = any(t["worker"] for t in trials)  # a distributed search
+    columns = ["trial", "status", objective, "epochs", "seconds"]
+    table = Table(*columns, *["worker"] * placed, title="trials")
     for trial in trials:
         score = trial["score"]
         table.add_row(
@@ -259,6 +358,7 @@ def _print_trials(trials, job, console):
             "" if score is None else f"{score:.4f}",
             str(trial["epochs"] or ""),
             f"{trial['seconds']:.1f}" if trial["seconds"] else "",
+            *[trial["worker"] or ""] * placed,
         )
     console.print(table)
 

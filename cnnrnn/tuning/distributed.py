@@ -1,0 +1,278 @@
+"""Distributed searches on Keras Tuner's own engine: a chief oracle and workers.
+
+The chief holds the oracle and serves it over gRPC with Keras Tuner's
+`OracleServicer`; workers are ordinary tuners whose oracle is Keras Tuner's
+`OracleClient`, configured by `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`
+and `KERASTUNER_ORACLE_PORT`. This module adds what a long search on many
+machines needs around that engine: a serving loop that ends when the search
+does, heartbeats so that a trial of a worker that died goes back to the
+queue, workers held (not dismissed) while such a trial may still come back,
+and one line per event on the chief.
+"""
+
+import contextlib
+import functools
+import threading
+import time
+from concurrent import futures
+
+import grpc
+import keras_tuner
+from keras_tuner.src import protos
+from keras_tuner.src.distribute import oracle_chief, oracle_client
+from keras_tuner.src.engine.trial import Trial, TrialStatus
+
+from cnnrnn.errors import CnnrnnError
+from cnnrnn.tuning.cluster import (
+    ORACLE_WAIT_SECONDS,
+    WORKER_TIMEOUT_SECONDS,
+    wait_for_port,
+)
+
+HEARTBEAT_SECONDS = 5.0
+IDLE_SECONDS = 1.0  # how long a held worker waits before asking again
+
+
+def wait_for_chief(role, say):
+    """Waits up to `ORACLE_WAIT_SECONDS` for the chief to listen.
+
+    Raises:
+        CnnrnnError: when it does not.
+    """
+    oracle_client.TIMEOUT = ORACLE_WAIT_SECONDS  # not Keras Tuner's hour
+    if wait_for_port(role.host, role.port, timeout=1):
+        return
+    say(f"waiting for the chief at {role.address}")
+    if not wait_for_port(role.host, role.port, timeout=ORACLE_WAIT_SECONDS):
+        raise CnnrnnError(
+            f"No chief answered at {role.address} for {ORACLE_WAIT_SECONDS} s: "
+            "start `cnnrnn tune JOB --role chief --oracle HOST:PORT` first, and "
+            "check the address and that the port is open between the machines."
+        )
+
+
+class ChiefOracle:
+    """Runs the chief's side of a search on a Keras Tuner oracle.
+
+    It wraps the oracle's `create_trial`, `end_trial` and `get_trial` (the
+    calls workers make over gRPC) to time each trial, say which worker ran
+    it, take heartbeats, hold idle workers while other trials run, and stop
+    handing out trials after too many consecutive failures.
+
+    Args:
+        oracle: `keras_tuner.Oracle`. The search's oracle (on the chief).
+        clock: `cnnrnn.tuning.results.TrialClock`.
+        say: callable or None. Prints one line per event; None for a search
+            on one machine, where the tuner reports its own trials and the
+            trials are recorded without a worker name.
+        worker_timeout: float. Seconds without a heartbeat after which a
+            worker is taken for lost and its trial goes back to the queue.
+    """
+
+    def __init__(
+        self, oracle, clock, say=None, *, worker_timeout=WORKER_TIMEOUT_SECONDS
+    ):
+        self.oracle = oracle
+        self.clock = clock
+        self.distributed = say is not None
+        self.say = say or (lambda line: None)
+        self.worker_timeout = worker_timeout
+        self.workers = set()
+        self.assigned = {}  # trial id -> the worker running it
+        self.last_heard = {}
+        self.stopped = False
+        self.failure = None
+        self._create_trial = oracle.create_trial
+        self._end_trial = oracle.end_trial
+        self._get_trial = oracle.get_trial
+        for name in ("create_trial", "end_trial", "get_trial"):
+            locked = keras_tuner.synchronized(getattr(type(self), f"_{name}_wrapped"))
+            setattr(oracle, name, functools.partial(locked, oracle, self))
+
+    @staticmethod
+    def _create_trial_wrapped(oracle, self, tuner_id):
+        if tuner_id not in self.workers:
+            self.workers.add(tuner_id)
+            self.say(f"worker {tuner_id} joined")
+        if self.failure is not None:
+            return self._stop(tuner_id)
+        trial = self._create_trial(tuner_id)
+        if trial.status == TrialStatus.STOPPED:
+            others = [t for t in oracle.ongoing_trials if t != tuner_id]
+            if not others:
+                self.stopped = True
+                return trial
+            # A trial still running elsewhere may come back to the queue if
+            # its worker is lost, so this worker waits instead of leaving.
+            oracle.tuner_ids.add(tuner_id)
+            return Trial(oracle.hyperparameters.copy(), status=TrialStatus.IDLE)
+        if trial.status == TrialStatus.RUNNING:
+            self.last_heard[trial.trial_id] = time.monotonic()
+            if self.assigned.get(trial.trial_id) != tuner_id:
+                self.assigned[trial.trial_id] = tuner_id
+                worker = tuner_id if self.distributed else None
+                self.clock.start(trial.trial_id, worker=worker)
+                self.say(f"trial {trial.trial_id} -> {tuner_id}")
+        return trial
+
+    def _stop(self, tuner_id):
+        self.stopped = True
+        oracle = self.oracle
+        oracle.tuner_ids.discard(tuner_id)
+        return Trial(oracle.hyperparameters.copy(), status=TrialStatus.STOPPED)
+
+    @staticmethod
+    def _end_trial_wrapped(oracle, self, trial):
+        if trial.trial_id in oracle.end_order:  # ended by a worker taken for lost
+            _forget_ongoing(oracle, trial.trial_id)
+            return
+        self.last_heard.pop(trial.trial_id, None)
+        worker = self.assigned.pop(trial.trial_id, None)
+        try:
+            self._end_trial(trial)
+        except RuntimeError as error:  # Keras Tuner's consecutive-failures limit
+            self.failure = error
+            _forget_ongoing(oracle, trial.trial_id)
+        self.clock.stop(trial.trial_id)
+        ended = oracle.trials[trial.trial_id]
+        if ended.status == TrialStatus.COMPLETED:
+            outcome = f"{oracle.objective.name} {ended.score:.4f}"
+        else:
+            outcome = f"{ended.status}: {_last_line(ended.message)}"
+        self.say(f"trial {trial.trial_id} ({worker}) -> {outcome}")
+
+    @staticmethod
+    def _get_trial_wrapped(oracle, self, trial_id):
+        if trial_id in self.last_heard:  # a worker's heartbeat
+            self.last_heard[trial_id] = time.monotonic()
+        return self._get_trial(trial_id)
+
+    def requeue_lost_trials(self):
+        """Sends the trials of workers not heard of for `worker_timeout` back."""
+        with _oracle_lock(self.oracle):
+            now = time.monotonic()
+            for tuner_id, trial in list(self.oracle.ongoing_trials.items()):
+                silent = now - self.last_heard.get(trial.trial_id, now)
+                if silent < self.worker_timeout:
+                    continue
+                self.oracle.ongoing_trials.pop(tuner_id)
+                self.oracle.tuner_ids.discard(tuner_id)
+                self.last_heard.pop(trial.trial_id)
+                self.assigned.pop(trial.trial_id, None)
+                self.clock.cancel(trial.trial_id)
+                self.oracle._retry_queue.append(trial.trial_id)
+                self.oracle.save()
+                self.say(
+                    f"worker {tuner_id} lost (silent for {silent:.0f} s): trial "
+                    f"{trial.trial_id} goes back to the queue"
+                )
+
+    def finished(self):
+        """Whether the search is over and every worker has been told so."""
+        with _oracle_lock(self.oracle):
+            return (
+                self.stopped
+                and not self.oracle.ongoing_trials
+                and not self.oracle.tuner_ids
+            )
+
+    def serve(self, host, port):
+        """Serves the oracle on `host:port` until the search is over.
+
+        Raises:
+            CnnrnnError: when the port cannot be bound.
+        """
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        protos.get_service_grpc().add_OracleServicer_to_server(
+            oracle_chief.OracleServicer(self.oracle), server
+        )
+        try:
+            bound = server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError:
+            bound = 0
+        if not bound:
+            raise CnnrnnError(
+                f"Cannot listen on {host}:{port} (in use, or not an address of "
+                "this machine): choose another --oracle HOST:PORT."
+            )
+        server.start()
+        try:
+            while not self.finished():
+                time.sleep(0.5)
+                self.requeue_lost_trials()
+        finally:
+            server.stop(grace=2)
+
+
+def _oracle_lock(oracle):
+    """The lock Keras Tuner's `synchronized` holds for `oracle`."""
+    return keras_tuner.src.engine.oracle.LOCKS[oracle]
+
+
+def _forget_ongoing(oracle, trial_id):
+    for tuner_id, trial in list(oracle.ongoing_trials.items()):
+        if trial.trial_id == trial_id:
+            oracle.ongoing_trials.pop(tuner_id)
+
+
+def _last_line(message):
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def prepare_worker(oracle):
+    """Checks a worker's search space against the chief's; paces idle requests.
+
+    Keras Tuner's worker loop asks again at once when the chief answers
+    "idle"; this waits `IDLE_SECONDS` first.
+
+    Args:
+        oracle: the worker's `OracleClient`.
+
+    Raises:
+        CnnrnnError: when the chief searches another space (another job).
+    """
+    if _space(oracle.get_space()) != _space(oracle._oracle.get_space()):
+        raise CnnrnnError(
+            "The chief searches a different space than this worker's job: run "
+            "every worker with the chief's job file."
+        )
+    create_trial = oracle.create_trial
+
+    def create_trial_politely(tuner_id):
+        trial = create_trial(tuner_id)
+        if trial.status == TrialStatus.IDLE:
+            time.sleep(IDLE_SECONDS)
+        return trial
+
+    oracle.create_trial = create_trial_politely
+
+
+def _space(hyperparameters):
+    """A space as sent over gRPC, by name (the protocol groups them by type)."""
+    sent = keras_tuner.HyperParameters.from_proto(hyperparameters.to_proto())
+    return {hp["config"]["name"]: hp for hp in sent.get_config()["space"]}
+
+
+class Heartbeat:
+    """Tells the chief every `HEARTBEAT_SECONDS` that a worker's trial is alive.
+
+    Args:
+        oracle: the worker's `OracleClient`.
+        trial_id: str. The trial being run.
+    """
+
+    def __init__(self, oracle, trial_id):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, args=(oracle, trial_id), daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self, oracle, trial_id):
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(grpc.RpcError):
+                oracle.get_trial(trial_id)
+
+    def stop(self):
+        self._stop.set()  # not joined: a beat may be waiting for an absent chief
