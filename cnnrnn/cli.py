@@ -371,11 +371,18 @@ def prepare_tune(args):
     from cnnrnn.errors import CnnrnnError
     from cnnrnn.tuning import cluster
 
+    if args.worker_timeout < 3 * cluster.HEARTBEAT_SECONDS:
+        raise CnnrnnError(
+            f"--worker-timeout {args.worker_timeout:g} is too short: workers send "
+            f"a heartbeat every {cluster.HEARTBEAT_SECONDS:g} s, so allow at least "
+            f"{3 * cluster.HEARTBEAT_SECONDS:g} s."
+        )
     if args.workers is not None:
-        if args.workers < 1 or args.role or args.oracle or args.worker_id:
+        if args.workers < 1 or args.role or args.oracle or args.worker_id or args.gpus:
             raise CnnrnnError(
-                "--workers N starts a chief and N >= 1 workers on this machine by "
-                "itself: drop --role, --oracle and --worker-id, or drop --workers."
+                "--workers N starts a chief and N >= 1 workers on this machine "
+                "by itself: drop --role, --oracle, --worker-id and --gpus, or "
+                "drop --workers."
             )
         return
     args.search_role = cluster.resolve_role(

@@ -15,6 +15,7 @@ from cnnrnn.errors import CnnrnnError
 
 ROLES = ("alone", "chief", "worker")
 ENVIRONMENT = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+HEARTBEAT_SECONDS = 2.0  # how often a worker tells the chief its trial is alive
 WORKER_TIMEOUT_SECONDS = 60.0
 ORACLE_WAIT_SECONDS = 600  # how long a worker waits for an absent chief
 LOOPBACK = "127.0.0.1"

@@ -24,12 +24,12 @@ from keras_tuner.src.engine.trial import Trial, TrialStatus
 
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning.cluster import (
+    HEARTBEAT_SECONDS,
     ORACLE_WAIT_SECONDS,
     WORKER_TIMEOUT_SECONDS,
     wait_for_port,
 )
 
-HEARTBEAT_SECONDS = 5.0
 IDLE_SECONDS = 1.0  # how long a held worker waits before asking again
 
 
@@ -182,7 +182,10 @@ class ChiefOracle:
         Raises:
             CnnrnnError: when the port cannot be bound.
         """
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=8),
+            options=[("grpc.so_reuseport", 0)],  # a second chief must not share it
+        )
         protos.get_service_grpc().add_OracleServicer_to_server(
             oracle_chief.OracleServicer(self.oracle), server
         )

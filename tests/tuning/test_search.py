@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from jobs import write_job
 from rich.console import Console
 
 from cnnrnn import cli, runs
@@ -18,33 +19,6 @@ from cnnrnn.tuning import make_job, run_search, search
 QUIET = Console(quiet=True)
 # Small sizes for the sentiment searches below: every trial takes a second.
 SMALL = {"units": 8, "embedding_dim": 8, "num_layers": 1, "bidirectional": False}
-
-
-@pytest.fixture(scope="module")
-def reviews(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("reviews")
-    return str(demo.write_sentiment_demo(folder / "d", num_reviews=80) / "reviews.csv")
-
-
-def _toml(value):
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
-    return json.dumps(value)
-
-
-def write_job(path, table):
-    """Writes a job dict as TOML (top-level keys, then one table per section)."""
-    lines = [
-        f"{key} = {_toml(value)}"
-        for key, value in table.items()
-        if not isinstance(value, dict)
-    ]
-    for section, values in table.items():
-        if isinstance(values, dict):
-            lines.append(f"[{section}]")
-            lines += [f"{key} = {_toml(value)}" for key, value in values.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 # Tiny data and small fixed sizes, so a trial takes a few seconds.

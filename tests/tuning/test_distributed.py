@@ -1,0 +1,318 @@
+"""Distributed searches: a real chief and workers on loopback, lost workers, roles."""
+
+import contextlib
+import csv
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+import keras_tuner
+import pytest
+from jobs import write_job
+
+from cnnrnn import cli, runs
+from cnnrnn.errors import CnnrnnError
+from cnnrnn.tuning import cluster, distributed, results
+
+TIMEOUT = 240  # seconds for a whole distributed search; it takes about 30
+
+
+@pytest.fixture
+def job(reviews, tmp_path):
+    """A six-trial search of small sentiment models (a trial takes seconds)."""
+    return write_job(
+        tmp_path / "job.toml",
+        {
+            "app": "sentiment-rnn",
+            "output": str(tmp_path / "search"),
+            "search": {"algorithm": "random", "max_trials": 6, "retrain_best": False},
+            "training": {"epochs": 1},
+            "data": {"source": reviews, "batch_size": 16},
+            "model": {"units": 8, "embedding_dim": 8},
+            "space": {
+                "units": {"values": [8, 16]},
+                "embedding_dim": {"values": [8, 16]},
+                "num_layers": 1,
+            },
+        },
+    )
+
+
+def _tune(job, *options):
+    return [sys.executable, "-m", "cnnrnn.cli", "tune", str(job), *options]
+
+
+def _start(command, log):
+    return subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _kill_all(processes):
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _trials(folder):
+    return json.loads((folder / "trials.json").read_text())
+
+
+def test_a_chief_and_two_workers_run_every_trial_exactly_once(job, tmp_path):
+    address = f"127.0.0.1:{cluster.free_port()}"
+    logs = {name: tmp_path / f"{name}.log" for name in ("chief", "w0", "w1")}
+    processes = {}
+    try:
+        with contextlib.ExitStack() as files:
+            for name, options in (
+                ("chief", ["--role", "chief", "--oracle", address]),
+                ("w0", ["--role", "worker", "--oracle", address, "--worker-id", "w0"]),
+                ("w1", ["--role", "worker", "--oracle", address, "--worker-id", "w1"]),
+            ):
+                log = files.enter_context(open(logs[name], "w"))
+                processes[name] = _start(_tune(job, *options), log)
+            for process in processes.values():
+                process.wait(timeout=TIMEOUT)
+    finally:
+        _kill_all(processes.values())
+    output = {name: path.read_text() for name, path in logs.items()}
+    for name, process in processes.items():
+        assert process.returncode == 0, f"{name}:\n{output[name][-3000:]}"
+
+    assert "Oracle listening on " + address in output["chief"]
+    ran = {}
+    for name in ("w0", "w1"):
+        found = re.search(
+            rf"worker {name}: ran \d+ trial\(s\) \(([\d, ]+)\)", output[name]
+        )
+        ran[name] = found.group(1).split(", ")
+    assert ran["w0"] and ran["w1"], ran  # both workers ran trials
+    assert sorted(ran["w0"] + ran["w1"]) == [str(i) for i in range(6)]  # once each
+
+    search = tmp_path / "search"
+    trials = _trials(search)
+    assert [t["trial_id"] for t in trials] == [str(i) for i in range(6)]
+    assert all(t["status"] == "COMPLETED" and t["seconds"] > 0 for t in trials)
+    assert {t["trial_id"]: t["worker"] for t in trials} == {
+        trial: name for name in ran for trial in ran[name]
+    }
+    with open(search / "trials.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6 and {row["worker"] for row in rows} == {"w0", "w1"}
+    summary = runs.read_json(search / "summary.json")
+    assert summary["completed"] == 6
+    best = runs.read_json(search / "best_config.json")
+    assert best["model"]["units"] == summary["best_hyperparameters"]["units"]
+    assert (search / "plots" / "objective.png").stat().st_size > 0
+
+
+def test_a_killed_worker_leaves_its_trial_to_the_other(job, tmp_path):
+    """`--workers 2`; worker-1 is killed in a trial, worker-0 finishes the search."""
+    launcher = subprocess.Popen(
+        _tune(job, "--workers", "2", "--worker-timeout", "8"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    watchdog = threading.Timer(TIMEOUT, _kill_all, args=([launcher],))
+    watchdog.start()
+    lines, pids, killed = [], {}, None
+    try:
+        for line in launcher.stdout:
+            lines.append(line)
+            if found := re.match(r"\[launch\] (worker-\d): pid (\d+)", line):
+                pids[found.group(1)] = int(found.group(2))
+            found = re.match(r"\[worker-1\] trial (\d+):", line)
+            if found and killed is None:
+                killed = found.group(1)
+                os.kill(pids["worker-1"], signal.SIGKILL)
+                done_before = {
+                    trial: score
+                    for trial, score in re.findall(
+                        r"\[chief\] \S+ trial (\d+) \(\S+\) -> val_loss (\S+)",
+                        "".join(lines),
+                    )
+                }
+        launcher.wait(timeout=30)
+    finally:
+        watchdog.cancel()
+        _kill_all([launcher])
+    output = "".join(lines)
+    assert launcher.returncode == 0, output[-4000:]
+    assert killed is not None, output[-4000:]
+    assert "worker-1 exited with code -9" in output
+    assert "worker worker-1 lost (silent for" in output
+    assert f"trial {killed} goes back to the queue" in output
+
+    trials = {t["trial_id"]: t for t in _trials(tmp_path / "search")}
+    assert sorted(trials) == [str(i) for i in range(6)]
+    assert all(t["status"] == "COMPLETED" for t in trials.values())
+    assert trials[killed]["worker"] == "worker-0"  # run again by the survivor
+    for trial, score in done_before.items():  # no completed trial lost
+        assert trials[trial]["score"] == pytest.approx(float(score), abs=1e-4)
+
+
+# The chief's bookkeeping, on a real Keras Tuner oracle in this process.
+
+
+@pytest.fixture
+def chief(tmp_path):
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective="val_loss", max_trials=3, seed=1, max_consecutive_failed_trials=2
+    )
+    oracle._set_project_dir(str(tmp_path), "project")
+    space = keras_tuner.HyperParameters()
+    space.Int("units", 1, 1000)
+    oracle.update_space(space)
+    said = []
+    clock = results.TrialClock(tmp_path / "times.json")
+    chief = distributed.ChiefOracle(oracle, clock, said.append, worker_timeout=30)
+    chief.said = said
+    return chief
+
+
+def _end(oracle, trial, status="COMPLETED", loss=1.0):
+    if status == "COMPLETED":
+        oracle.update_trial(trial.trial_id, {"val_loss": loss})
+    trial.status = status
+    trial.message = None if status == "COMPLETED" else "Traceback\nValueError: boom"
+    oracle.end_trial(trial)
+
+
+def test_a_lost_workers_trial_goes_to_a_held_worker(chief):
+    oracle = chief.oracle
+    first, second = oracle.create_trial("w0"), oracle.create_trial("w1")
+    assert oracle.create_trial("w0").trial_id == first.trial_id  # still its trial
+    _end(oracle, first)
+    third = oracle.create_trial("w0")
+    _end(oracle, third)
+    # The budget is spent but w1 still runs a trial that may come back: w0 waits.
+    assert oracle.create_trial("w0").status == "IDLE"
+    assert not chief.finished()
+
+    chief.last_heard[second.trial_id] -= 10  # w1 still beats: nothing happens
+    chief.requeue_lost_trials()
+    assert "w1" in oracle.ongoing_trials
+    oracle.get_trial(second.trial_id)  # a heartbeat
+    chief.last_heard[second.trial_id] -= 31
+    chief.requeue_lost_trials()
+    assert "worker w1 lost" in chief.said[-1]
+
+    again = oracle.create_trial("w0")
+    assert again.trial_id == second.trial_id and again.status == "RUNNING"
+    _end(oracle, again, loss=0.5)
+    _end(oracle, second, loss=9.0)  # w1 was alive after all: its late end is ignored
+    assert oracle.trials[second.trial_id].score == 0.5
+    assert oracle.create_trial("w0").status == "STOPPED"
+    assert chief.finished()
+    times = chief.clock.records()
+    assert {t: times[t]["worker"] for t in times} == {
+        first.trial_id: "w0",
+        second.trial_id: "w0",
+        third.trial_id: "w0",
+    }
+    assert f"trial {second.trial_id} (w0) -> val_loss 0.5000" in chief.said
+
+
+def test_too_many_failures_stop_every_worker(chief):
+    oracle = chief.oracle
+    for tuner_id in ("w0", "w1"):
+        _end(oracle, oracle.create_trial(tuner_id), status="FAILED")
+    assert chief.failure is not None
+    assert oracle.create_trial("w0").status == "STOPPED"
+    assert oracle.create_trial("w1").status == "STOPPED"
+    assert chief.finished()
+    assert any("FAILED: ValueError: boom" in line for line in chief.said)
+
+
+def test_a_chief_cannot_share_its_port(chief):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(CnnrnnError, match="Cannot listen on 127.0.0.1:"):
+            chief.serve("127.0.0.1", taken.getsockname()[1])
+
+
+def test_a_worker_without_a_chief_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(distributed, "ORACLE_WAIT_SECONDS", 0.5)
+    role = cluster.Role("worker", "127.0.0.1", cluster.free_port(), "w0")
+    said = []
+    with pytest.raises(CnnrnnError, match=r"No chief answered .* start `cnnrnn tune"):
+        distributed.wait_for_chief(role, said.append)
+    assert said == [f"waiting for the chief at {role.address}"]
+
+
+# Roles and addresses.
+
+
+def test_roles_come_from_options_or_keras_tuner_variables():
+    assert cluster.resolve_role(environ={}) == cluster.Role()
+    chief = cluster.resolve_role(role="chief", oracle=":8000", environ={})
+    assert chief == cluster.Role("chief", "127.0.0.1", 8000)  # loopback by default
+    worker = cluster.resolve_role(
+        role="worker", oracle="10.0.0.5:8000", worker_id="gpu-box-3", environ={}
+    )
+    assert (worker.host, worker.port, worker.worker_index) == ("10.0.0.5", 8000, 3)
+    environ = {
+        "KERASTUNER_TUNER_ID": "tuner1",
+        "KERASTUNER_ORACLE_IP": "10.0.0.5",
+        "KERASTUNER_ORACLE_PORT": "9000",
+    }
+    assert cluster.resolve_role(environ=environ) == cluster.Role(
+        "worker", "10.0.0.5", 9000, "tuner1"
+    )
+    environ["KERASTUNER_TUNER_ID"] = "chief"
+    assert cluster.resolve_role(environ=environ).kind == "chief"
+    default = cluster.resolve_role(role="worker", oracle="h:1", environ={})
+    assert default.worker_id == f"{socket.gethostname()}-{os.getpid()}"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"role": "worker"}, "needs the chief's address: pass --oracle HOST:PORT"),
+        ({"role": "chief", "oracle": "h:99999"}, "Cannot read the oracle address"),
+        ({"role": "chief", "oracle": "h:1", "worker_id": "w"}, "the chief takes none"),
+        ({"role": "worker", "oracle": "h:1", "worker_id": "my-chief"}, "reserves"),
+        ({"oracle": "h:1"}, "add --role chief or --role worker"),
+    ],
+)
+def test_role_mistakes_are_explained(options, message):
+    with pytest.raises(CnnrnnError, match=re.escape(message)):
+        cluster.resolve_role(environ={}, **options)
+
+
+def test_a_role_sets_keras_tuner_variables_and_restores_them(monkeypatch):
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "before")
+    monkeypatch.delenv("KERASTUNER_ORACLE_IP", raising=False)
+    with cluster.Role("worker", "10.0.0.5", 8000, "w2").environment():
+        assert os.environ["KERASTUNER_TUNER_ID"] == "w2"
+        assert os.environ["KERASTUNER_ORACLE_IP"] == "10.0.0.5"
+        assert os.environ["KERASTUNER_ORACLE_PORT"] == "8000"
+    assert os.environ["KERASTUNER_TUNER_ID"] == "before"
+    assert "KERASTUNER_ORACLE_IP" not in os.environ
+    with cluster.Role().environment():  # alone: no distribution at all
+        assert "KERASTUNER_TUNER_ID" not in os.environ
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--workers", "0"], "--workers N starts a chief and N >= 1 workers"),
+        (["--workers", "2", "--role", "chief"], "drop --role, --oracle"),
+        (["--role", "chief", "--oracle", ":1", "--gpus", "0"], "use it with --role"),
+        (
+            ["--workers", "2", "--worker-timeout", "1"],
+            "--worker-timeout 1 is too short",
+        ),
+    ],
+)
+def test_cli_refuses_inconsistent_distributed_options(options, message, capsys):
+    assert cli.main(["tune", "job.toml", *options]) == 1
+    assert message in capsys.readouterr().err
