@@ -15,7 +15,7 @@ TIMES_FILE = "trial_times.json"
 
 
 class TrialClock:
-    """Wall time and worker of every trial, in a JSON file that survives a resume.
+    """When, how long and where every trial ran, in a JSON file that survives a resume.
 
     Args:
         path: `pathlib.Path`. The JSON file.
@@ -27,20 +27,23 @@ class TrialClock:
         self._running = {}
 
     def start(self, trial_id, *, worker=None):
-        self._running[trial_id] = (time.perf_counter(), worker)
+        self._running[trial_id] = (time.perf_counter(), time.time(), worker)
 
     def cancel(self, trial_id):
         """Forgets a running trial (its worker was lost; it will run again)."""
         self._running.pop(trial_id, None)
 
     def stop(self, trial_id):
-        started, worker = self._running.pop(trial_id)
-        seconds = round(time.perf_counter() - started, 3)
-        self._records[trial_id] = {"seconds": seconds, "worker": worker}
+        started, started_at, worker = self._running.pop(trial_id)
+        self._records[trial_id] = {
+            "seconds": round(time.perf_counter() - started, 3),
+            "started_at": round(started_at, 3),  # Unix time
+            "worker": worker,
+        }
         runs.write_json(self.path, self._records)
 
     def records(self):
-        """`{trial_id: {"seconds": float, "worker": str or None}}` of ended trials."""
+        """`{trial_id: {"seconds", "started_at", "worker"}}` of the ended trials."""
         return dict(self._records)
 
 

@@ -1,0 +1,155 @@
+"""Trials per minute of one search job: alone, and with 1 or 2 local workers.
+
+Runs the same random search (small sentiment-rnn models on generated
+reviews, a fixed space, no retraining of the best model) as separate
+`cnnrnn tune` commands, in one run, alternating the set-ups each repeat:
+
+- `alone`: `cnnrnn tune JOB` (one process, no gRPC);
+- `workers_1`: `cnnrnn tune JOB --workers 1` (a chief and one worker);
+- `workers_2`: `cnnrnn tune JOB --workers 2`;
+- `workers_2_one_thread`: the same with each process limited to one
+  TensorFlow thread (`TF_NUM_INTRAOP_THREADS=1`, `TF_NUM_INTEROP_THREADS=1`),
+  so two workers do not fight over the cores.
+
+Per run it reports the command's wall time, and the search's span: from the
+start of the first trial to the end of the last (from the chief's
+`trial_times.json`), which leaves out process start-up and data loading.
+Trials per minute are `trials / span`. Medians over the repeats and their
+ratios to `workers_1` and `alone` are written to JSON, with the number of
+CPU cores and the 1-minute load average at the start and the end.
+
+Usage:
+    python benchmarks/distributed_search.py [--trials 8] [--repeats 2]
+        [--work-dir DIR] [--output benchmarks/results/distributed_search.json]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from cnnrnn.data import demo
+
+ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+SETUPS = {
+    "alone": ([], {}),
+    "workers_1": (["--workers", "1"], {}),
+    "workers_2": (["--workers", "2"], {}),
+    "workers_2_one_thread": (["--workers", "2"], ONE_THREAD),
+}
+
+
+JOB = """\
+app = "sentiment-rnn"
+[search]
+algorithm = "random"
+max_trials = {trials}
+seed = 7
+retrain_best = false
+[training]
+epochs = 2
+early_stopping_patience = 5
+[data]
+source = "{reviews}"
+batch_size = 16
+[model]
+units = 16
+embedding_dim = 16
+[space]
+units = {{ values = [16, 32] }}
+embedding_dim = {{ values = [16, 32] }}
+num_layers = 1
+"""
+
+
+def make_job(folder, trials):
+    reviews = demo.write_sentiment_demo(folder / "data", num_reviews=240)
+    job = folder / "job.toml"
+    job.write_text(JOB.format(trials=trials, reviews=reviews / "reviews.csv"))
+    return job
+
+
+def run(job, output, options, environment):
+    command = [sys.executable, "-m", "cnnrnn.cli", "tune", str(job)]
+    started = time.perf_counter()
+    finished = subprocess.run(
+        [*command, "--output", str(output), *options],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    wall = time.perf_counter() - started
+    if finished.returncode != 0:
+        raise SystemExit(f"{options} failed:\n{finished.stdout[-3000:]}")
+    times = json.loads((output / "trial_times.json").read_text())
+    begin = min(t["started_at"] for t in times.values())
+    end = max(t["started_at"] + t["seconds"] for t in times.values())
+    span = end - begin
+    return {
+        "trials": len(times),
+        "wall_seconds": round(wall, 2),
+        "search_seconds": round(span, 2),
+        "trials_per_minute": round(60 * len(times) / span, 2),
+        "mean_trial_seconds": round(
+            statistics.mean(t["seconds"] for t in times.values()), 2
+        ),
+        "workers": sorted({t["worker"] or "alone" for t in times.values()}),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--work-dir", type=pathlib.Path)
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        default=pathlib.Path(__file__).parent / "results" / "distributed_search.json",
+    )
+    args = parser.parse_args()
+    work = args.work_dir or pathlib.Path(tempfile.mkdtemp(prefix="cnnrnn-dist-"))
+    job = make_job(work, args.trials)
+    load_before = os.getloadavg()[0]
+    runs = {name: [] for name in SETUPS}
+    for repeat in range(args.repeats):
+        for name, (options, environment) in SETUPS.items():
+            result = run(job, work / f"{name}-{repeat}", options, environment)
+            runs[name].append(result)
+            print(name, repeat, json.dumps(result), flush=True)
+    median = {
+        name: {
+            key: statistics.median(r[key] for r in results)
+            for key in ("trials_per_minute", "search_seconds", "wall_seconds")
+        }
+        for name, results in runs.items()
+    }
+    rate = {name: m["trials_per_minute"] for name, m in median.items()}
+    report = {
+        "cpu_cores": os.cpu_count(),
+        "trials": args.trials,
+        "repeats": args.repeats,
+        "load_average_start": round(load_before, 2),
+        "load_average_end": round(os.getloadavg()[0], 2),
+        "runs": runs,
+        "median": median,
+        "trials_per_minute_ratio_to_workers_1": {
+            name: round(r / rate["workers_1"], 3) for name, r in rate.items()
+        },
+        "trials_per_minute_ratio_to_alone": {
+            name: round(r / rate["alone"], 3) for name, r in rate.items()
+        },
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: report[k] for k in list(report)[-2:]}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
