@@ -23,6 +23,7 @@ from keras_tuner.src.distribute import oracle_chief, oracle_client
 from keras_tuner.src.engine.trial import Trial, TrialStatus
 
 from cnnrnn.errors import CnnrnnError
+from cnnrnn.tuning import results
 from cnnrnn.tuning.cluster import (
     HEARTBEAT_SECONDS,
     ORACLE_WAIT_SECONDS,
@@ -128,6 +129,8 @@ class ChiefOracle:
             return
         self.last_heard.pop(trial.trial_id, None)
         worker = self.assigned.pop(trial.trial_id, None)
+        if trial.trial_id in oracle._retry_queue:  # queued by a restarted chief
+            oracle._retry_queue.remove(trial.trial_id)
         try:
             self._end_trial(trial)
         except RuntimeError as error:  # Keras Tuner's consecutive-failures limit
@@ -138,7 +141,7 @@ class ChiefOracle:
         if ended.status == TrialStatus.COMPLETED:
             outcome = f"{oracle.objective.name} {ended.score:.4f}"
         else:
-            outcome = f"{ended.status}: {_last_line(ended.message)}"
+            outcome = f"{ended.status}: {results.last_line(ended.message)}"
         self.say(f"trial {trial.trial_id} ({worker}) -> {outcome}")
 
     @staticmethod
@@ -216,11 +219,6 @@ def _forget_ongoing(oracle, trial_id):
     for tuner_id, trial in list(oracle.ongoing_trials.items()):
         if trial.trial_id == trial_id:
             oracle.ongoing_trials.pop(tuner_id)
-
-
-def _last_line(message):
-    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 def prepare_worker(oracle):

@@ -34,6 +34,8 @@ class TrialClock:
         self._running.pop(trial_id, None)
 
     def stop(self, trial_id):
+        if trial_id not in self._running:  # started before a restart of the chief
+            return
         started, started_at, worker = self._running.pop(trial_id)
         self._records[trial_id] = {
             "seconds": round(time.perf_counter() - started, 3),

@@ -22,15 +22,18 @@ from cnnrnn.tuning import cluster, distributed, results
 TIMEOUT = 240  # seconds for a whole distributed search; it takes about 30
 
 
-@pytest.fixture
-def job(reviews, tmp_path):
+def _job(folder, reviews, *, retrain_best=False):
     """A six-trial search of small sentiment models (a trial takes seconds)."""
     return write_job(
-        tmp_path / "job.toml",
+        folder / "job.toml",
         {
             "app": "sentiment-rnn",
-            "output": str(tmp_path / "search"),
-            "search": {"algorithm": "random", "max_trials": 6, "retrain_best": False},
+            "output": str(folder / "search"),
+            "search": {
+                "algorithm": "random",
+                "max_trials": 6,
+                "retrain_best": retrain_best,
+            },
             "training": {"epochs": 1},
             "data": {"source": reviews, "batch_size": 16},
             "model": {"units": 8, "embedding_dim": 8},
@@ -63,7 +66,8 @@ def _trials(folder):
     return json.loads((folder / "trials.json").read_text())
 
 
-def test_a_chief_and_two_workers_run_every_trial_exactly_once(job, tmp_path):
+def test_a_chief_and_two_workers_run_every_trial_exactly_once(reviews, tmp_path):
+    job = _job(tmp_path, reviews, retrain_best=True)
     address = f"127.0.0.1:{cluster.free_port()}"
     logs = {name: tmp_path / f"{name}.log" for name in ("chief", "w0", "w1")}
     processes = {}
@@ -109,10 +113,13 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(job, tmp_path):
     best = runs.read_json(search / "best_config.json")
     assert best["model"]["units"] == summary["best_hyperparameters"]["units"]
     assert (search / "plots" / "objective.png").stat().st_size > 0
+    assert summary["best_run"] == str(search / "best")  # the best model, retrained
+    assert runs.is_finished(search / "best")
 
 
-def test_a_killed_worker_leaves_its_trial_to_the_other(job, tmp_path):
+def test_a_killed_worker_leaves_its_trial_to_the_other(reviews, tmp_path):
     """`--workers 2`; worker-1 is killed in a trial, worker-0 finishes the search."""
+    job = _job(tmp_path, reviews)
     launcher = subprocess.Popen(
         _tune(job, "--workers", "2", "--worker-timeout", "8"),
         stdout=subprocess.PIPE,
