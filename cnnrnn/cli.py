@@ -216,8 +216,9 @@ def cmd_demo_data(args):
 
 def cmd_train(args):
     from cnnrnn import config as config_module
-    from cnnrnn import training
+    from cnnrnn import devices, training
     from cnnrnn.apps import get_app
+    from cnnrnn.errors import CnnrnnError
 
     app = get_app(args.app)
     file_config = config_module.load_config_file(args.config) if args.config else None
@@ -232,6 +233,12 @@ def cmd_train(args):
     config = config_module.resolve_config(
         app, file_config=file_config, overrides=overrides
     )
+    strategy = devices.report(strategy=args.strategy)["strategy"]
+    if args.output is None and strategy == "multi_worker":
+        raise CnnrnnError(
+            "Multi-worker training (TF_CONFIG) needs --output: pass the same "
+            "--output DIR to every worker."
+        )
     run_dir = args.output or training.default_run_dir(app.name)
     args.resume_hint = (
         f"Resume with: cnnrnn {' '.join(args.argv)} --output {run_dir}"
@@ -396,11 +403,15 @@ def prepare_tune(args):
         return
     from cnnrnn import devices
 
-    pinned = devices.pin_gpus(
-        args.gpus or "auto", worker_index=args.search_role.worker_index
-    )
+    index = args.search_role.worker_index
+    pinned = devices.pin_gpus(args.gpus or "auto", worker_index=index)
     if pinned is not None:
         console.print(f"GPUs for this worker: {', '.join(pinned) or 'none'}")
+    elif index is None and devices.count_nvidia_gpus() > 1:
+        console.print(
+            "[yellow]This worker sees every GPU[/]: its id ends in no number to "
+            "pick one by. Pass --gpus 0 (or 1, ...), or a numbered --worker-id."
+        )
 
 
 def cmd_tune(args):

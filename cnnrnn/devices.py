@@ -1,15 +1,16 @@
 """Accelerator detection, memory growth, mixed precision and distribution strategy.
 
 `CUDA_VISIBLE_DEVICES` is honoured by every backend natively; it is reported,
-and `""` or `"-1"` mean "no GPU".
+and `""` or `"-1"` mean "no GPU". Keras (and so the backend) is imported only
+when needed, so `pin_gpus()` can run before any backend is loaded.
 """
 
 import contextlib
 import dataclasses
 import json
 import os
+import subprocess
 
-import keras
 import rich.console
 import rich.table
 
@@ -88,6 +89,8 @@ def _parse_capability(value):
 
 def active_backend():
     """Returns the name of the active Keras backend, e.g. `"tensorflow"`."""
+    import keras
+
     return keras.backend.backend()
 
 
@@ -286,8 +289,63 @@ def make_strategy(name):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
+        from cnnrnn import multi_worker
+
+        multi_worker.patch_keras()
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerRole:
+    """This process's place in a training cluster, as returned by `worker_role()`.
+
+    Args:
+        task_type: str. `"chief"` or `"worker"` (`"worker"` for a single process).
+        task_id: int. Index among the tasks of that type.
+        num_workers: int. Tasks that train, the chief included.
+        is_chief: bool. Whether this process writes the run directory: the
+            chief task, or worker 0 when the cluster has no chief.
+    """
+
+    task_type: str = "worker"
+    task_id: int = 0
+    num_workers: int = 1
+    is_chief: bool = True
+
+
+def worker_role(strategy):
+    """Tells whether this process is the chief of its cluster, and its index.
+
+    Every worker of a multi-worker cluster runs the same training (collective
+    ops need all of them), but only the chief should write the results.
+
+    Args:
+        strategy: a `tf.distribute.Strategy` or None. The cluster is read from
+            its `cluster_resolver` (TF_CONFIG for `MultiWorkerMirroredStrategy`).
+
+    Returns:
+        A `WorkerRole`; a process outside any cluster is the chief, worker 0 of 1.
+
+    Example:
+
+    >>> role = worker_role(configure().strategy)
+    >>> role.is_chief, role.num_workers
+    (True, 1)
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return WorkerRole()
+    cluster = resolver.cluster_spec().as_dict()
+    chiefs = len(cluster.get("chief", []))
+    task_type, task_id = resolver.task_type, int(resolver.task_id)
+    return WorkerRole(
+        task_type=task_type,
+        task_id=task_id,
+        num_workers=chiefs + len(cluster.get("worker", [])),
+        is_chief=task_type == "chief"
+        or (task_type == "worker" and task_id == 0 and not chiefs),
+    )
 
 
 def _strategy_for(backend, accelerators, requested):
@@ -330,6 +388,8 @@ def configure(*, precision="auto", strategy="auto"):
     accelerators = list_accelerators(backend)
     precision = choose_precision(accelerators, precision)
     strategy_name = _strategy_for(backend, accelerators, strategy)
+    import keras
+
     keras.mixed_precision.set_global_policy(precision)
     return DeviceSetup(
         backend=backend,
@@ -338,6 +398,112 @@ def configure(*, precision="auto", strategy="auto"):
         strategy_name=strategy_name,
         strategy=make_strategy(strategy_name),
     )
+
+
+def count_nvidia_gpus():
+    """Counts the NVIDIA GPUs of this machine without loading any backend.
+
+    Runs `nvidia-smi --list-gpus`, so `CUDA_VISIBLE_DEVICES` does not limit
+    the count.
+
+    Returns:
+        int. The number of GPUs; 0 when `nvidia-smi` is absent or fails.
+    """
+    try:
+        listing = subprocess.run(
+            ["nvidia-smi", "--list-gpus"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in listing.splitlines())
+
+
+def _visible_gpus():
+    """The `CUDA_VISIBLE_DEVICES` entries of this process's GPUs, in order."""
+    count = count_nvidia_gpus()
+    visible = _cuda_visible_devices()
+    if not count or visible in ("", "-1"):
+        return []
+    if visible is None:
+        return [str(i) for i in range(count)]
+    return [entry.strip() for entry in visible.split(",")]
+
+
+def _parse_gpu_list(gpus, visible):
+    """Turns `"0,2"` into the matching entries of `visible`, or raises."""
+    try:
+        indices = [int(item) for item in gpus.split(",")]
+    except ValueError:
+        indices = []
+    if not indices or min(indices) < 0 or len(set(indices)) < len(indices):
+        raise CnnrnnError(
+            f"Cannot read gpus={gpus!r}: write 'auto', 'none' or distinct GPU "
+            "indices separated by commas, for example '0' or '0,1'."
+        )
+    missing = [i for i in indices if i >= len(visible)]
+    if missing:
+        fix = (
+            f"use indices 0 to {len(visible) - 1}, or 'auto'"
+            if visible
+            else "leave the GPUs unset to run on the CPU"
+        )
+        raise CnnrnnError(
+            f"gpus={gpus!r} names GPU {missing[0]}, but this process sees "
+            f"{len(visible)} GPU(s) (`nvidia-smi --list-gpus`, limited by "
+            f"CUDA_VISIBLE_DEVICES): {fix}."
+        )
+    return [visible[i] for i in indices]
+
+
+def pin_gpus(gpus, *, worker_index=None):
+    """Limits this process to some GPUs by setting `CUDA_VISIBLE_DEVICES`.
+
+    Call it before the Keras backend is imported: backends read
+    `CUDA_VISIBLE_DEVICES` once, when they start. GPUs are counted with
+    `nvidia-smi`, without loading a backend. Indices count the GPUs this
+    process sees, so under `CUDA_VISIBLE_DEVICES="2,3"` index 1 is GPU 3
+    (entries may also be GPU UUIDs; they are kept as written).
+
+    Args:
+        gpus: None, `"auto"`, `"none"` or a str of comma-separated GPU
+            indices such as `"0"` or `"0,1"`. None changes nothing. `"auto"`
+            stands for all visible GPUs; `"none"` hides every GPU.
+        worker_index: int or None. With an index, the process gets one GPU:
+            the `worker_index % n`-th of the `n` GPUs named, so that parallel
+            workers spread over them. Defaults to None (all GPUs named).
+
+    Returns:
+        The list of `CUDA_VISIBLE_DEVICES` entries that was set (empty for
+        `"none"`), or None when
+        nothing changed (`gpus` is None, `"auto"` without `worker_index`, or
+        `"auto"` on a machine without visible GPUs).
+
+    Raises:
+        CnnrnnError: if `gpus` is not `"auto"` or a list of distinct indices,
+            or names a GPU that this process cannot see.
+
+    Example:
+
+    >>> pin_gpus("auto", worker_index=5)  # on a machine with 4 GPUs
+    ['1']
+    """
+    if gpus is None or (gpus == "auto" and worker_index is None):
+        return None
+    if gpus == "none":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        return []
+    visible = _visible_gpus()
+    chosen = visible if gpus == "auto" else _parse_gpu_list(gpus, visible)
+    if not chosen:
+        return None
+    if worker_index is not None:
+        chosen = [chosen[worker_index % len(chosen)]]
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(chosen)
+    return chosen
 
 
 def report(*, precision="auto", strategy="auto"):

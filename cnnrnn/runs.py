@@ -100,6 +100,26 @@ def check_run_dir(run_dir, *, config, overwrite=False):
     return "resume"
 
 
+def worker_run_dir(run_dir, task_type, task_id):
+    """The scratch run directory of a worker that is not the chief.
+
+    In multi-worker training only the chief writes `run_dir`; each other
+    worker writes the same files (and its own checkpoints, for resuming) to
+    `<run_dir>.<task_type>-<task_id>` beside it, so that workers on shared
+    storage never write the same file.
+
+    Args:
+        run_dir: path-like. The run directory the chief writes.
+        task_type: str. The worker's task type, e.g. `"worker"`.
+        task_id: int. The worker's index among its task type.
+
+    Returns:
+        A `pathlib.Path`, e.g. `runs/plant.worker-1` for `runs/plant`.
+    """
+    run_dir = pathlib.Path(run_dir)
+    return run_dir.with_name(f"{run_dir.name}.{task_type}-{task_id}")
+
+
 def make_run_dir(run_dir, state):
     """Creates `run_dir` for a run in `state` as returned by `check_run_dir`."""
     run_dir = pathlib.Path(run_dir)

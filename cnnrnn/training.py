@@ -1,14 +1,16 @@
 """The training path shared by every application: data, devices, fit, run directory."""
 
 import datetime
+import hashlib
 import pathlib
 import shutil
 import time
 
 import keras
+import numpy as np
 from rich.console import Console
 
-from cnnrnn import __version__, devices, plots, precompute, runs
+from cnnrnn import __version__, devices, multi_worker, plots, precompute, runs
 from cnnrnn.data.demo import ensure_demo_data
 from cnnrnn.errors import CnnrnnError, RunDirError
 from cnnrnn.progress import RichProgress
@@ -46,6 +48,14 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
     last finished epoch. The run directory ends up holding `model.keras`,
     `config.json`, `metrics.json`, `history.csv` and `plots/`.
 
+    Under a multi-worker strategy (TF_CONFIG naming several workers) every
+    worker runs this same function with the same arguments. The batch size is
+    the global one, split across the workers, which see the same seeded
+    pipelines and take turns at their examples. The chief writes `run_dir`;
+    every other worker writes its own scratch run directory beside it,
+    `<run_dir>.worker-<index>` (its checkpoints, so that a restarted cluster
+    resumes), removed when training finishes.
+
     Args:
         app: `cnnrnn.apps.App`. The application.
         config: dict. A configuration from `cnnrnn.config.resolve_config`.
@@ -57,20 +67,28 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
         The metrics dict written to `metrics.json`.
     """
     console = console or Console()
-    run_dir = pathlib.Path(run_dir)
     config = resolve_source(app, config)
-    state = runs.check_run_dir(run_dir, config=config, overwrite=overwrite)
     training = config["training"]
     check_training_options(training)
     keras.utils.set_random_seed(training["seed"])
     setup = devices.configure(**config["devices"])
+    role = devices.worker_role(setup.strategy)
+    run_dir = pathlib.Path(run_dir)
+    if not role.is_chief:
+        run_dir = runs.worker_run_dir(run_dir, role.task_type, role.task_id)
+    state = runs.check_run_dir(run_dir, config=config, overwrite=overwrite)
     console.print(
         f"[bold]{app.name}[/]: data {config['data']['source']} -> {run_dir}  "
         f"(backend {setup.backend}, {setup.precision}, {setup.strategy_name})",
         soft_wrap=True,
     )
+    several_workers = role.num_workers > 1
+    if several_workers:
+        console.print(f"multi-worker: {_describe(role)} (writes to {run_dir})")
     splits = load_splits(app, config)
     _report_data(splits.info, console)
+    if several_workers:
+        splits = multi_worker.shard_by_example(splits)
     config = {
         **config,
         "cnnrnn_version": __version__,
@@ -79,9 +97,13 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
     }
     with setup.scope():
         model = build_model(app, config)
+        if several_workers:
+            multi_worker.synchronize_batch_norm(model)
         fit_model, fit_splits = model, splits
         if training.get("precompute_features"):
-            fit_model, fit_splits = _feature_training(app, model, splits, training)
+            fit_model, fit_splits = _feature_training(
+                app, model, splits, training, several_workers
+            )
             console.print("Computed the frame features once (frozen encoder).")
     runs.make_run_dir(run_dir, state)
     if state == "resume":
@@ -91,14 +113,18 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
 
     started = time.perf_counter()
     fit = Fitter(fit_model, fit_splits, run_dir, training, console)
+    if several_workers:
+        multi_worker.check_same_progress(setup.strategy, fit)
     if not fit.phase_one_done.exists():
         fit(description="training", initial_epoch=0, epochs=training["epochs"])
         runs.write_json(fit.phase_one_done, {"epochs": fit.epochs_done()})
     if training["fine_tune_epochs"] > 0:
         model.load_weights(fit.best_weights)
-        if app.prepare_fine_tuning and app.prepare_fine_tuning(
-            model, learning_rate=training["fine_tune_learning_rate"]
-        ):
+        with setup.scope():  # the new optimizer's variables belong to the strategy
+            prepared = app.prepare_fine_tuning and app.prepare_fine_tuning(
+                model, learning_rate=training["fine_tune_learning_rate"]
+            )
+        if prepared:
             first = runs.read_json(fit.phase_one_done)["epochs"]
             fit(
                 description="fine-tuning",
@@ -118,6 +144,13 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
     plots.plot_learning_curves(
         history, run_dir / runs.PLOTS_DIR / "learning_curves.png"
     )
+    with runs.atomic_path(run_dir / runs.MODEL_FILE) as tmp:
+        model.save(tmp)
+    fingerprint = weights_fingerprint(model)
+    if several_workers:
+        # Evaluation needs no other worker; under the strategy, Keras's predict
+        # would return every worker's outputs. Our own file, written just now.
+        model = keras.saving.load_model(run_dir / runs.MODEL_FILE, safe_mode=False)
     split_name = evaluation_split_name(splits)
     if split_name is not None:
         metrics["evaluated_on"] = split_name
@@ -125,12 +158,41 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
         for report in app.reports:
             metrics.update(report(model, splits, split_name, config, run_dir))
 
-    with runs.atomic_path(run_dir / runs.MODEL_FILE) as tmp:
-        model.save(tmp)
     metrics = {key: _plain(value) for key, value in metrics.items()}
     runs.write_json(run_dir / runs.METRICS_FILE, metrics)
     shutil.rmtree(run_dir / runs.CHECKPOINT_DIR, ignore_errors=True)
+    if several_workers:
+        console.print(
+            f"multi-worker: {_describe(role)} finished; "
+            f"weights sha256 {fingerprint[:16]}"
+        )
+    if not role.is_chief:
+        shutil.rmtree(run_dir)
     return metrics
+
+
+def weights_fingerprint(model):
+    """Returns a SHA-256 digest of a model's weights, to tell copies apart.
+
+    Every worker of a multi-worker run prints its first 16 hex digits when it
+    finishes: equal values mean the workers ended with identical weights.
+
+    Args:
+        model: `keras.Model`.
+
+    Returns:
+        str. 64 hex digits over the bytes of every weight, in `model.weights`
+        order.
+    """
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
+
+
+def _describe(role):
+    """`"worker 1 of 2"`: a `devices.WorkerRole` for the console."""
+    return f"{role.task_type} {role.task_id} of {role.num_workers}"
 
 
 class Fitter:
@@ -208,8 +270,13 @@ def _best_epoch(history, monitor):
     return metrics
 
 
-def _feature_training(app, model, splits, training):
+def _feature_training(app, model, splits, training, several_workers):
     """The head to fit and its precomputed-feature splits (frozen encoder)."""
+    if several_workers:
+        raise CnnrnnError(
+            "training.precompute_features runs on one worker only: set "
+            "training.precompute_features=false to train across several workers."
+        )
     if app.feature_models is None:
         raise CnnrnnError(
             f"{app.name} has no frame encoder to precompute features with: "

@@ -1,4 +1,5 @@
 import json
+import subprocess
 import sys
 import types
 
@@ -328,3 +329,93 @@ def test_print_report_table():
     assert "RTX 3090" in text and "24.0 GiB" in text and "8.6" in text
     assert "TPU v4" in text
     assert "mixed_float16" in text and "2 workers" in text
+
+
+@pytest.fixture
+def gpus(monkeypatch):
+    """Fakes the GPU count; CUDA_VISIBLE_DEVICES is restored after the test."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # records the value to restore
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+
+    def machine_with(count):
+        monkeypatch.setattr(devices, "count_nvidia_gpus", lambda: count)
+
+    return machine_with
+
+
+@pytest.mark.parametrize(
+    "count, visible, spec, worker, expected",
+    [
+        (4, None, "auto", 5, ["1"]),
+        (4, "2,3", "auto", 1, ["3"]),
+        (2, "GPU-aaa,GPU-bbb", "auto", 2, ["GPU-aaa"]),
+        (4, None, "0,1", None, ["0", "1"]),
+        (4, None, "0,2", 3, ["2"]),
+        (4, "2,3", "1", None, ["3"]),
+    ],
+)
+def test_pin_gpus(gpus, monkeypatch, count, visible, spec, worker, expected):
+    gpus(count)
+    if visible is not None:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert devices.pin_gpus(spec, worker_index=worker) == expected
+    assert devices._cuda_visible_devices() == ",".join(expected)
+
+
+@pytest.mark.parametrize(
+    "count, visible, spec, worker",
+    [
+        (0, None, "auto", 0),
+        (0, "0,1", "auto", 3),
+        (4, "-1", "auto", 1),
+        (4, None, "auto", None),
+        (4, "1", None, 2),
+    ],
+)
+def test_pin_gpus_changes_nothing(gpus, monkeypatch, count, visible, spec, worker):
+    gpus(count)
+    if visible is not None:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert devices.pin_gpus(spec, worker_index=worker) is None
+    assert devices._cuda_visible_devices() == visible
+
+
+@pytest.mark.parametrize(
+    "count, spec, message",
+    [
+        (4, "4", r"names GPU 4, but this process sees 4 GPU\(s\)"),
+        (0, "0", r"names GPU 0, but this process sees 0 GPU\(s\)"),
+        (4, "0,x", "Cannot read gpus='0,x'"),
+        (4, "1,1", "distinct GPU indices"),
+        (4, "-1", "Cannot read"),
+    ],
+)
+def test_pin_gpus_errors(gpus, count, spec, message):
+    gpus(count)
+    with pytest.raises(CnnrnnError, match=message):
+        devices.pin_gpus(spec, worker_index=0)
+    assert devices._cuda_visible_devices() is None
+
+
+def test_pin_gpus_none_hides_every_gpu(gpus):
+    gpus(4)
+    assert devices.pin_gpus("none", worker_index=3) == []
+    assert devices._cuda_visible_devices() == ""
+    assert devices.list_accelerators("tensorflow") == []
+
+
+def test_count_nvidia_gpus(monkeypatch):
+    listing = "GPU 0: NVIDIA H100 (UUID: GPU-a)\nGPU 1: NVIDIA H100 (UUID: GPU-b)\n"
+
+    def nvidia_smi(argv, **kwargs):
+        assert argv == ["nvidia-smi", "--list-gpus"]
+        return subprocess.CompletedProcess(argv, 0, stdout=listing)
+
+    monkeypatch.setattr(subprocess, "run", nvidia_smi)
+    assert devices.count_nvidia_gpus() == 2
+
+    def absent(argv, **kwargs):
+        raise FileNotFoundError("nvidia-smi")
+
+    monkeypatch.setattr(subprocess, "run", absent)
+    assert devices.count_nvidia_gpus() == 0

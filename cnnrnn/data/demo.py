@@ -412,7 +412,9 @@ def ensure_demo_data(app_name, writer):
     Args:
         app_name: str. Application name, e.g. `"plant-classifier"`.
         writer: callable taking the folder to write, e.g. `write_plant_demo`.
-            Called only when the folder is absent.
+            Called only when the folder is absent. Processes that call this
+            at the same time all get the data (it is written to a temporary
+            folder and renamed into place).
 
     Returns:
         The folder, `demo_data_dir(app_name)`.
@@ -423,7 +425,12 @@ def ensure_demo_data(app_name, writer):
     """
     path = demo_data_dir(app_name)
     if not path.exists():
-        writer(path)
+        try:
+            writer(path)
+        except (OSError, DataError):
+            if not path.exists():
+                raise
+            # Another process (say, a second worker) wrote the same data first.
     return path
 
 

@@ -116,6 +116,29 @@ def test_ensure_demo_data_writes_once(tmp_path, monkeypatch):
     assert len(list(first.rglob("*.png"))) == len(PLANT_CLASSES)
 
 
+def test_ensure_demo_data_when_another_process_wrote_it_first(tmp_path, monkeypatch):
+    """Two workers start at once: the slower one's rename fails, its data is there."""
+    monkeypatch.setenv("CNNRNN_HOME", str(tmp_path))
+
+    def racing_writer(path):
+        write_plant_demo(path, images_per_class=1, image_size=16)  # the other one
+        write_plant_demo(path, images_per_class=1, image_size=16)  # this one
+
+    path = ensure_demo_data("plant-classifier", racing_writer)
+    assert len(list(path.rglob("*.png"))) == len(PLANT_CLASSES)
+    assert [p.name for p in path.parent.iterdir()] == ["plant-classifier"]
+
+
+def test_ensure_demo_data_reports_a_real_failure(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNRNN_HOME", str(tmp_path))
+
+    def failing_writer(path):
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        ensure_demo_data("plant-classifier", failing_writer)
+
+
 def read_reviews(directory):
     with open(directory / SENTIMENT_DEMO_FILE, newline="", encoding="utf-8") as f:
         return list(csv.reader(f))
