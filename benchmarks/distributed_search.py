@@ -18,9 +18,14 @@ Trials per minute are `trials / span`. Medians over the repeats and their
 ratios to `workers_1` and `alone` are written to JSON, with the number of
 CPU cores and the 1-minute load average at the start and the end.
 
+`--size small` (16-32 units, 240 reviews) times trials that spend most of
+their time in single-threaded Python; `--size large` (256-512 units, 960
+reviews) trials whose TensorFlow kernels use every core.
+
 Usage:
-    python benchmarks/distributed_search.py [--trials 8] [--repeats 2]
-        [--work-dir DIR] [--output benchmarks/results/distributed_search.json]
+    python benchmarks/distributed_search.py [--size small|large] [--trials 8]
+        [--repeats 2] [--work-dir DIR]
+        [--output benchmarks/results/distributed_search_<size>.json]
 """
 
 import argparse
@@ -58,19 +63,30 @@ early_stopping_patience = 5
 source = "{reviews}"
 batch_size = 16
 [model]
-units = 16
-embedding_dim = 16
+units = {units}
+embedding_dim = {units}
 [space]
-units = {{ values = [16, 32] }}
-embedding_dim = {{ values = [16, 32] }}
+units = {{ values = [{units}, {units2}] }}
+embedding_dim = {{ values = [{units}, {units2}] }}
 num_layers = 1
 """
+# Small trials spend most of their time in single-threaded Python (building
+# and tracing the model); large ones in TensorFlow kernels that use every core.
+SIZES = {"small": (16, 240), "large": (256, 960)}  # units, reviews
 
 
-def make_job(folder, trials):
-    reviews = demo.write_sentiment_demo(folder / "data", num_reviews=240)
+def make_job(folder, trials, size):
+    units, num_reviews = SIZES[size]
+    reviews = demo.write_sentiment_demo(folder / "data", num_reviews=num_reviews)
     job = folder / "job.toml"
-    job.write_text(JOB.format(trials=trials, reviews=reviews / "reviews.csv"))
+    job.write_text(
+        JOB.format(
+            trials=trials,
+            reviews=reviews / "reviews.csv",
+            units=units,
+            units2=2 * units,
+        )
+    )
     return job
 
 
@@ -107,15 +123,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--work-dir", type=pathlib.Path)
     parser.add_argument(
         "--output",
         type=pathlib.Path,
-        default=pathlib.Path(__file__).parent / "results" / "distributed_search.json",
     )
     args = parser.parse_args()
+    results = pathlib.Path(__file__).parent / "results"
+    args.output = args.output or results / f"distributed_search_{args.size}.json"
     work = args.work_dir or pathlib.Path(tempfile.mkdtemp(prefix="cnnrnn-dist-"))
-    job = make_job(work, args.trials)
+    job = make_job(work, args.trials, args.size)
     load_before = os.getloadavg()[0]
     runs = {name: [] for name in SETUPS}
     for repeat in range(args.repeats):
@@ -133,6 +151,9 @@ def main():
     rate = {name: m["trials_per_minute"] for name, m in median.items()}
     report = {
         "cpu_cores": os.cpu_count(),
+        "size": args.size,
+        "units": SIZES[args.size][0],
+        "reviews": SIZES[args.size][1],
         "trials": args.trials,
         "repeats": args.repeats,
         "load_average_start": round(load_before, 2),

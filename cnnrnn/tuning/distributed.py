@@ -53,12 +53,15 @@ def wait_for_chief(role, say):
 
 
 class ChiefOracle:
-    """Runs the chief's side of a search on a Keras Tuner oracle.
+    """The oracle's side of a search: on the chief, or in a search alone.
 
     It wraps the oracle's `create_trial`, `end_trial` and `get_trial` (the
     calls workers make over gRPC) to time each trial, say which worker ran
     it, take heartbeats, hold idle workers while other trials run, and stop
-    handing out trials after too many consecutive failures.
+    handing out trials after too many consecutive failures. The wrappers
+    hold the oracle's own lock (`keras_tuner.synchronized` locks on the
+    first argument, hence the oracle first), so gRPC threads and the
+    serving loop never change the oracle at the same time.
 
     Args:
         oracle: `keras_tuner.Oracle`. The search's oracle (on the chief).

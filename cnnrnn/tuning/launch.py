@@ -109,7 +109,7 @@ def _watch(group, say):
     deadline = time.monotonic() + WORKERS_EXIT_SECONDS
     while time.monotonic() < deadline and any(p.poll() is None for p in group.values()):
         time.sleep(0.2)
-    return _finish(group, chief.returncode)
+    return _finish(group, chief.poll())
 
 
 def _finish(group, code):

@@ -15,9 +15,9 @@ import keras_tuner
 import pytest
 from jobs import write_job
 
-from cnnrnn import cli, runs
+from cnnrnn import cli, devices, runs
 from cnnrnn.errors import CnnrnnError
-from cnnrnn.tuning import cluster, distributed, results
+from cnnrnn.tuning import cluster, distributed, launch, results
 
 TIMEOUT = 240  # seconds for a whole distributed search; it takes about 30
 
@@ -44,6 +44,11 @@ def _job(folder, reviews, *, retrain_best=False):
             },
         },
     )
+
+
+@pytest.fixture
+def job_file(reviews, tmp_path):
+    return _job(tmp_path, reviews)
 
 
 def _tune(job, *options):
@@ -323,3 +328,55 @@ def test_a_role_sets_keras_tuner_variables_and_restores_them(monkeypatch):
 def test_cli_refuses_inconsistent_distributed_options(options, message, capsys):
     assert cli.main(["tune", "job.toml", *options]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_a_worker_is_pinned_to_one_gpu_by_its_number(job_file, monkeypatch, capsys):
+    monkeypatch.setattr(devices, "count_nvidia_gpus", lambda: 4)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    options = ["--role", "worker", "--oracle", ":1", "--worker-id", "box-6"]
+    assert cli.main(["tune", str(job_file), *options, "--dry-run"]) == 0
+    assert os.environ.pop("CUDA_VISIBLE_DEVICES") == "2"  # 6 % 4
+    assert "GPUs for this worker: 2" in capsys.readouterr().out
+
+
+def test_an_unnumbered_worker_on_several_gpus_is_warned(job_file, monkeypatch, capsys):
+    monkeypatch.setattr(devices, "count_nvidia_gpus", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    options = ["--role", "worker", "--oracle", ":1", "--worker-id", "box"]
+    assert cli.main(["tune", str(job_file), *options, "--dry-run"]) == 0
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ
+    assert "This worker sees every GPU" in capsys.readouterr().out
+
+
+class FakeProcess:
+    """Stands for a `subprocess.Popen`: exits with `code` (None: runs on)."""
+
+    def __init__(self, code):
+        self.code = code
+        self.relay = threading.Thread(target=lambda: None)
+        self.relay.start()
+
+    def poll(self):
+        return self.code
+
+    def terminate(self):
+        self.code = -15
+
+    def wait(self, timeout=None):
+        return self.code
+
+
+def test_the_launcher_stops_the_chief_when_every_worker_died():
+    group = {"chief": FakeProcess(None), "worker-0": FakeProcess(-9)}
+    said = []
+    assert launch._watch(group, said.append) == 1
+    assert group["chief"].code == -15
+    assert "worker-0 exited with code -9" in said[0]
+    assert "no worker is left: stopping the chief" in said[1]
+
+
+def test_the_launcher_waits_for_the_chief_once_the_workers_are_done():
+    chief = FakeProcess(None)
+    chief.wait = lambda timeout=None: setattr(chief, "code", 0) or 0
+    group = {"chief": chief, "worker-0": FakeProcess(0), "worker-1": FakeProcess(0)}
+    assert launch._watch(group, print) == 0
