@@ -143,7 +143,7 @@ def main():
             print(name, repeat, json.dumps(result), flush=True)
     median = {
         name: {
-            key: statistics.median(r[key] for r in results)
+            key: round(statistics.median(r[key] for r in results), 2)
             for key in ("trials_per_minute", "search_seconds", "wall_seconds")
         }
         for name, results in runs.items()

@@ -241,7 +241,11 @@ def _completed(folder):
     return done
 
 
-@pytest.mark.parametrize("algorithm", ["random", "bayesian", "grid", "hyperband"])
+@pytest.mark.parametrize(
+    "algorithm",
+    # Hyperband also runs a reference search for its budget (a minute): slow.
+    ["random", "bayesian", "grid", pytest.param("hyperband", marks=pytest.mark.slow)],
+)
 def test_a_killed_search_resumes_without_rerunning_finished_trials(
     algorithm, reviews, tmp_path
 ):
