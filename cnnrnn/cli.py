@@ -176,6 +176,29 @@ def build_parser():
     _add_distributed_options(sub)
     sub.set_defaults(handler=cmd_tune, prepare=prepare_tune)
 
+    sub = commands.add_parser(
+        "new", help="start a project from an application's template"
+    )
+    sub.add_argument("app", metavar="APP", nargs="?", help="application (see --list)")
+    sub.add_argument("directory", metavar="DIR", nargs="?", type=pathlib.Path)
+    sub.add_argument(
+        "--list", action="store_true", help="show the templates and their options"
+    )
+    sub.add_argument(
+        "--no-input", action="store_true", help="take the defaults, ask nothing"
+    )
+    sub.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an option's value, e.g. --set rnn_type=gru (repeatable)",
+    )
+    sub.add_argument(
+        "--overwrite", action="store_true", help="write into a non-empty DIR"
+    )
+    sub.set_defaults(handler=cmd_new)
+
     sub = commands.add_parser("export", help="write a serving artefact")
     sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
     sub.add_argument(
@@ -473,6 +496,58 @@ def _tune_options(args):
 
 def _say(line):
     print(line, flush=True)
+
+
+def cmd_new(args):
+    from cnnrnn import scaffold
+    from cnnrnn.errors import CnnrnnError
+
+    if args.list:
+        table = Table("template", "options (default first)")
+        for app, options in scaffold.list_templates().items():
+            shown = [
+                f"{name}: {_option_values(value)}"
+                for name, value in options.items()
+                if not name.startswith("_")
+            ]
+            table.add_row(app, "\n".join(shown))
+        console.print(table)
+        return
+    if not (args.app and args.directory):
+        raise CnnrnnError(
+            "Name the application and the project folder: cnnrnn new APP DIR "
+            "(`cnnrnn new --list` shows the templates)."
+        )
+    values = {}
+    for item in args.set:
+        name, separator, value = item.partition("=")
+        if not (separator and name):
+            raise CnnrnnError(
+                f"Cannot read --set '{item}': write NAME=VALUE, for example "
+                "--set rnn_type=gru."
+            )
+        values[name] = value
+    project = scaffold.new_project(
+        args.app,
+        args.directory,
+        values=values,
+        no_input=args.no_input,
+        overwrite=args.overwrite,
+    )
+    console.print(
+        f"Project written to [bold]{escape(str(project))}[/]. Next: cd {project} "
+        "&& pip install -e . && python train.py --output runs/demo",
+        soft_wrap=True,
+    )
+
+
+def _option_values(value):
+    """A template option's default (or choices, default first), for people."""
+    if isinstance(value, list):
+        return " | ".join(map(str, value))
+    if "{{" in str(value):
+        return "(from project_name)"
+    return str(value)
 
 
 def cmd_export(args):

@@ -1,0 +1,181 @@
+"""Project templates: stock cookiecutter renders them and their own tests pass."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cnnrnn import cli, scaffold
+from cnnrnn.apps import APPS
+
+# Options other than the defaults, per template, and a line they put in config.toml.
+NON_DEFAULT = {
+    "plant-classifier": (
+        {"image_size": "48", "depth": "2", "license": "BSD-3-Clause",
+         "include_notebook": "no"},
+        "image_size = [48, 48]",
+    ),
+    "sentiment-rnn": (
+        {"rnn_type": "gru", "bidirectional": "no", "units": "16",
+         "include_tuning_job": "no"},
+        'rnn_type = "gru"',
+    ),
+    "char-generator": (
+        {"rnn_type": "gru", "num_layers": "1", "units": "64",
+         "license": "Proprietary"},
+        "num_layers = 1",
+    ),
+    "video-classifier": (
+        {"rnn_type": "gru", "num_frames": "8", "num_classes": "3"},
+        "num_frames = 8",
+    ),
+    "image-captioner": (
+        {"rnn_type": "gru", "attention": "luong", "image_size": "40"},
+        'attention = "luong"',
+    ),
+}  # fmt: skip
+EVERY_PROJECT_FILE = [
+    "pyproject.toml", "README.md", "LICENSE", ".gitignore", "config.toml",
+    "train.py", "predict.py", "data/README.md", "tests/test_project.py",
+    ".github/workflows/ci.yml",
+]  # fmt: skip
+
+
+def render_with_stock_cookiecutter(app_name, output, options=None):
+    """`cookiecutter TEMPLATE --no-input -o OUTPUT NAME=VALUE...`; the project."""
+    options = [f"{name}={value}" for name, value in (options or {}).items()]
+    command = [
+        sys.executable,
+        "-m",
+        "cookiecutter",
+        str(scaffold.template_dir(app_name)),
+    ]
+    subprocess.run(
+        [*command, "--no-input", "-o", str(output), *options],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (project,) = output.iterdir()
+    return project
+
+
+def run_project_tests(project):
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    return tests.stdout
+
+
+def test_there_is_a_template_for_every_application():
+    assert set(scaffold.list_templates()) == set(APPS)
+
+
+@pytest.mark.parametrize("app_name", sorted(APPS))
+def test_the_default_project_is_complete_and_its_tests_pass(app_name, tmp_path):
+    project = render_with_stock_cookiecutter(app_name, tmp_path)
+    for name in [*EVERY_PROJECT_FILE, "tuning/search.toml", "notebooks/explore.ipynb"]:
+        assert (project / name).is_file(), name
+    readme = (project / "README.md").read_text()
+    assert "pip install -e . && python train.py" in readme
+    assert 'pip install -e ".[dev]" && pytest' in readme
+    assert "MIT License" in (project / "LICENSE").read_text()
+    notebook = json.loads((project / "notebooks" / "explore.ipynb").read_text())
+    assert all(cell.get("outputs", []) == [] for cell in notebook["cells"])
+    output = run_project_tests(project)
+    assert "5 passed" in output  # with the search job's and the notebook's tests
+
+
+@pytest.mark.parametrize("app_name", sorted(NON_DEFAULT))
+def test_other_options_give_a_project_whose_tests_pass(app_name, tmp_path):
+    options, config_line = NON_DEFAULT[app_name]
+    project = render_with_stock_cookiecutter(app_name, tmp_path, options)
+    assert config_line in (project / "config.toml").read_text()
+    for part, folder in (("include_notebook", "notebooks"),
+                         ("include_tuning_job", "tuning")):  # fmt: skip
+        assert (project / folder).exists() == (options.get(part, "yes") == "yes")
+    licence = (project / "LICENSE").read_text()
+    if options.get("license") == "BSD-3-Clause":
+        assert licence.startswith("BSD 3-Clause License")
+    if options.get("license") == "Proprietary":
+        assert "All rights reserved." in licence
+    run_project_tests(project)
+
+
+def test_cnnrnn_new_renders_into_the_folder_it_is_given(tmp_path, capsys):
+    project = tmp_path / "my-reviews"
+    options = ["--no-input", "--set", "rnn_type=gru", "--set", "author=Ada"]
+    assert cli.main(["new", "sentiment-rnn", str(project), *options]) == 0
+    assert 'rnn_type = "gru"' in (project / "config.toml").read_text()
+    pyproject = (project / "pyproject.toml").read_text()
+    assert 'name = "my_reviews"' in pyproject and '"Ada"' in pyproject
+    assert (project / "README.md").read_text().startswith("# my-reviews\n")
+    assert f"Project written to {project}" in capsys.readouterr().out
+
+
+def test_cnnrnn_new_never_writes_into_a_folder_with_files_unless_asked(
+    tmp_path, capsys
+):
+    project = tmp_path / "taken"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine")
+    assert cli.main(["new", "char-generator", str(project), "--no-input"]) == 1
+    assert "is not empty" in capsys.readouterr().err
+    assert [p.name for p in project.iterdir()] == ["notes.txt"]
+    arguments = ["new", "char-generator", str(project), "--no-input", "--overwrite"]
+    assert cli.main(arguments) == 0
+    assert (project / "notes.txt").read_text() == "mine"
+    assert (project / "train.py").is_file()
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ("project_slug=my plants", "project_slug='my plants' is not a valid"),
+        ("num_classes=1", "num_classes='1' is out of range"),
+        ("image_size=big", "image_size='big' is out of range"),
+    ],
+)
+def test_invalid_options_are_refused_by_the_pre_generation_hook(
+    option, message, tmp_path, capfd
+):
+    project = tmp_path / "project"
+    arguments = ["new", "plant-classifier", str(project), "--no-input", "--set", option]
+    assert cli.main(arguments) == 1
+    err = capfd.readouterr().err
+    assert message in err  # printed by the hook
+    assert "refused its options" in err and "Traceback" not in err
+    assert not project.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_value_outside_a_choice_is_refused_by_cookiecutter(tmp_path, capsys):
+    project = tmp_path / "project"
+    arguments = ["new", "plant-classifier", str(project), "--no-input"]
+    assert cli.main([*arguments, "--set", "license=GPL"]) == 1
+    err = capsys.readouterr().err
+    assert "choices are ['MIT', 'BSD-3-Clause', 'Proprietary']" in err
+    assert not project.exists()
+
+
+def test_cnnrnn_new_explains_its_mistakes(tmp_path, capsys):
+    assert cli.main(["new", "speech-rnn", str(tmp_path / "p"), "--no-input"]) == 1
+    assert "No project template for 'speech-rnn'" in capsys.readouterr().err
+    arguments = ["new", "plant-classifier", str(tmp_path / "p"), "--set", "colour=1"]
+    assert cli.main(arguments) == 1
+    assert "Unknown option(s) colour" in capsys.readouterr().err
+    assert cli.main(["new", "plant-classifier"]) == 1
+    assert "cnnrnn new APP DIR" in capsys.readouterr().err
+
+
+def test_cnnrnn_new_lists_the_templates_and_their_options(capsys):
+    assert cli.main(["new", "--list"]) == 0
+    out = capsys.readouterr().out
+    for app_name in APPS:
+        assert app_name in out
+    assert "rnn_type: lstm | gru" in out and "project_slug: (from project_name)" in out
