@@ -90,7 +90,7 @@ def test_tune_writes_trials_best_config_plots_and_best_run(app_name, tmp_path, c
 def test_first_trial_is_the_template_and_seeds_repeat(reviews, tmp_path):
     table = {
         "app": "sentiment-rnn",
-        "search": {"algorithm": "random", "max_trials": 3, "retrain_best": False},
+        "search": {"algorithm": "random", "max_trials": 2, "retrain_best": False},
         "training": {"epochs": 1},
         "data": {"source": reviews, "batch_size": 16},
         "model": SMALL,
