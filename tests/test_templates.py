@@ -62,6 +62,15 @@ def render_with_stock_cookiecutter(app_name, output, options=None):
 
 
 def run_project_tests(project):
+    """The project's own CI: ruff, then its tests."""
+    for check in (["check", "."], ["format", "--check", "."]):
+        lint = subprocess.run(
+            [sys.executable, "-m", "ruff", *check],
+            cwd=project,
+            capture_output=True,
+            text=True,
+        )
+        assert lint.returncode == 0, lint.stdout[-3000:]
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=project,
