@@ -152,6 +152,7 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(reviews, tmp_path):
         assert sum(row["status"] == "FAILED" for row in csv.DictReader(handle)) == 2
 
 
+@pytest.mark.slow  # ten trials: over a minute on 2 cores
 def test_memory_stays_flat_over_ten_trials(reviews, tmp_path, monkeypatch):
     """Resident memory after each of 10 trials (sizes vary between trials).
 
@@ -243,8 +244,14 @@ def _completed(folder):
 
 @pytest.mark.parametrize(
     "algorithm",
-    # Hyperband also runs a reference search for its budget (a minute): slow.
-    ["random", "bayesian", "grid", pytest.param("hyperband", marks=pytest.mark.slow)],
+    # Slow (half a minute to a minute each, to keep the default run short):
+    # Bayesian resumes like random search; Hyperband also runs a reference search.
+    [
+        "random",
+        "grid",
+        pytest.param("bayesian", marks=pytest.mark.slow),
+        pytest.param("hyperband", marks=pytest.mark.slow),
+    ],
 )
 def test_a_killed_search_resumes_without_rerunning_finished_trials(
     algorithm, reviews, tmp_path
