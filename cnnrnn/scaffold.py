@@ -108,7 +108,7 @@ def _check_integer(name, value, smallest, largest):
         number = None
     if number is None or not smallest <= number <= largest:
         raise ValueError(
-            f"{name}={value!r} is out of range: expected a whole number from "
+            f"{name}={value!r} is not allowed: expected a whole number from "
             f"{smallest} to {largest}."
         )
 

@@ -147,8 +147,8 @@ def test_cnnrnn_new_never_writes_into_a_folder_with_files_unless_asked(
     "option, message",
     [
         ("project_slug=my plants", "project_slug='my plants' is not a valid"),
-        ("num_classes=1", "num_classes='1' is out of range"),
-        ("image_size=big", "image_size='big' is out of range"),
+        ("num_classes=1", "num_classes='1' is not allowed: expected a whole number"),
+        ("image_size=big", "image_size='big' is not allowed: expected a whole number"),
     ],
 )
 def test_invalid_options_are_refused_by_the_pre_generation_hook(
