@@ -95,7 +95,6 @@ def run_search(
         distributed.wait_for_chief(role, console.print)
         state = _check_worker_output(output, job)  # the chief may have made it
     _start_output(output, job, state)  # only once the data loads
-    clock = results.TrialClock(output / results.TIMES_FILE)
     hypermodel = HYPERMODELS[job.app.name](
         job.app,
         model_options=config["model"],
@@ -109,6 +108,7 @@ def run_search(
             distributed.prepare_worker(tuner.oracle)
         else:
             say = None if role.kind == "alone" else _chief_say(console)
+            clock = results.TrialClock(output / results.TIMES_FILE)
             chief = distributed.ChiefOracle(
                 tuner.oracle, clock, say, worker_timeout=worker_timeout
             )
