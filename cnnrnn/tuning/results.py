@@ -65,13 +65,14 @@ def trial_records(oracle, times):
             if not name.startswith("tuner/")
         }
         metrics = {
-            name: trial.metrics.get_best_value(name) for name in trial.metrics.metrics
+            name: _number(trial.metrics.get_best_value(name))
+            for name in trial.metrics.metrics
         }
         records.append(
             {
                 "trial_id": trial_id,
                 "status": str(trial.status),
-                "score": trial.score,
+                "score": _number(trial.score),
                 "epochs": trial.best_step + 1 if metrics else None,
                 "seconds": times.get(trial_id, {}).get("seconds"),
                 "worker": times.get(trial_id, {}).get("worker"),
@@ -87,6 +88,11 @@ def trial_records(oracle, times):
             }
         )
     return records
+
+
+def _number(value):
+    """A NumPy scalar score as a plain float (None stays None)."""
+    return None if value is None else float(value)
 
 
 def export(job, config, trials, output):
