@@ -7,6 +7,7 @@ from cnnrnn.models.image_captioner import (
     caption,
 )
 from cnnrnn.models.plant_classifier import build_plant_classifier, prepare_fine_tuning
+from cnnrnn.models.row_classifier import build_row_rnn_classifier
 from cnnrnn.models.sentiment import build_sentiment_rnn
 from cnnrnn.models.video_classifier import build_video_classifier
 
@@ -16,6 +17,7 @@ __all__ = [
     "build_char_generator",
     "build_image_captioner",
     "build_plant_classifier",
+    "build_row_rnn_classifier",
     "build_sentiment_rnn",
     "build_video_classifier",
     "caption",
