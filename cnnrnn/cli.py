@@ -208,6 +208,45 @@ def build_parser():
     sub.add_argument("--overwrite", action="store_true", help="replace an export")
     _add_safe_mode_option(sub)
     sub.set_defaults(handler=cmd_export)
+
+    sub = commands.add_parser(
+        "compare", help="measure a CNN against row-by-row RNNs: accuracy, size, speed"
+    )
+    sub.add_argument(
+        "--data",
+        metavar="DIR",
+        help="image folder, one sub-folder per class "
+        "(default: scikit-learn's handwritten digits)",
+    )
+    sub.add_argument(
+        "--output",
+        metavar="DIR",
+        type=pathlib.Path,
+        help="folder to write (runs/compare-<time>)",
+    )
+    sub.add_argument(
+        "--epochs", metavar="N", type=int, help="epochs of every model (30)"
+    )
+    sub.add_argument(
+        "--image-size",
+        metavar="N",
+        type=int,
+        help="image height and width (digits 16, folder 32)",
+    )
+    sub.add_argument(
+        "--models",
+        metavar="LIST",
+        default="cnn,lstm,gru",
+        help="models to compare, comma-separated (cnn,lstm,gru)",
+    )
+    sub.add_argument(
+        "--seed", metavar="N", type=int, default=0, help="seed of everything (0)"
+    )
+    sub.add_argument(
+        "--overwrite", action="store_true", help="write into a non-empty --output"
+    )
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    sub.set_defaults(handler=cmd_compare)
     return parser
 
 
@@ -563,6 +602,36 @@ def cmd_export(args):
         overwrite=args.overwrite,
     )
     console.print(f"Exported {args.format} to {path}")
+
+
+def cmd_compare(args):
+    from cnnrnn import compare, training
+
+    output = args.output or training.default_run_dir("compare")
+    comparison = compare.run_comparison(
+        output=output,
+        data=args.data,
+        models=[name.strip() for name in args.models.split(",") if name.strip()],
+        epochs=args.epochs,
+        image_size=args.image_size,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        console=error_console if args.json else console,
+    )
+    if args.json:
+        print(json.dumps(comparison, indent=2))
+        return
+    table = Table(title="CNN vs RNN", caption=compare.CAPTION)
+    for number, column in enumerate(compare.COLUMNS):
+        table.add_column(column, justify="right" if number else "left")
+    for row in compare.table_rows(comparison):
+        table.add_row(*row)
+    console.print(table)
+    console.print(
+        f"Wrote [bold]{escape(str(output / 'comparison.md'))}[/], comparison.json "
+        "and plots/ there.",
+        soft_wrap=True,
+    )
 
 
 def _add_device_options(parser):

@@ -133,6 +133,42 @@ def plot_search(trials, objective, direction, folder):
     _save(figure, folder / "hyperparameters.png")
 
 
+def plot_accuracy_scatter(labels, accuracies, series, path, *, xlabel):
+    """Plots accuracy against a cost, one labelled point per model and series.
+
+    Args:
+        labels: list of str. Model names, written beside their points.
+        accuracies: list of float. Accuracy of each model, in [0, 1].
+        series: dict. `{legend: [cost of each model]}`, such as
+            `{"batch 1": [...], "batch 256": [...]}`; with one series there
+            is no legend. Costs spanning more than 10x go on a log axis.
+        path: path-like. PNG file to write.
+        xlabel: str. Name of the cost axis.
+    """
+    figure, axis = plt.subplots(figsize=(6, 4.5))
+    costs = []
+    for legend, values in series.items():
+        axis.plot(values, [100 * a for a in accuracies], "o", label=legend)
+        for label, value, accuracy in zip(labels, values, accuracies, strict=True):
+            axis.annotate(
+                label,
+                (value, 100 * accuracy),
+                textcoords="offset points",
+                xytext=(5, 5),
+            )
+        costs += list(values)
+    axis.margins(0.15)  # Room for the labels.
+    if min(costs) > 0 and max(costs) > 10 * min(costs):
+        axis.set_xscale("log")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("test accuracy (%)")
+    axis.grid(alpha=0.3)
+    if len(series) > 1:
+        axis.legend()
+    figure.tight_layout()
+    _save(figure, path)
+
+
 def _save(figure, path):
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=100)
