@@ -247,6 +247,32 @@ def build_parser():
     )
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub.set_defaults(handler=cmd_compare)
+
+    sub = commands.add_parser(
+        "profile", help="size a model before training: parameters, FLOPs, memory"
+    )
+    sub.add_argument("app", metavar="APP", help="application name (see `list`)")
+    sub.add_argument("--config", type=pathlib.Path, help="JSON or TOML config file")
+    sub.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one option, e.g. --set model.units=256 (repeatable)",
+    )
+    sub.add_argument(
+        "--data", help="data that sizes the model's inputs and outputs (default: demo)"
+    )
+    sub.add_argument(
+        "--batch-sizes",
+        metavar="LIST",
+        default="1,256",
+        type=_batch_sizes,
+        help="batch sizes to time, comma-separated (1,256)",
+    )
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    _add_device_options(sub)
+    sub.set_defaults(handler=cmd_profile)
     return parser
 
 
@@ -277,23 +303,17 @@ def cmd_demo_data(args):
 
 
 def cmd_train(args):
-    from cnnrnn import config as config_module
     from cnnrnn import devices, training
     from cnnrnn.apps import get_app
     from cnnrnn.errors import CnnrnnError
 
     app = get_app(args.app)
-    file_config = config_module.load_config_file(args.config) if args.config else None
-    overrides = _parse_sets(args.set)
-    if args.data:
-        overrides.setdefault("data", {})["source"] = args.data
-    if args.epochs is not None:
-        overrides.setdefault("training", {})["epochs"] = args.epochs
-    overrides.setdefault("devices", {}).update(
-        precision=args.precision, strategy=args.strategy
-    )
-    config = config_module.resolve_config(
-        app, file_config=file_config, overrides=overrides
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
+    config = _resolve_config(
+        app,
+        args,
+        training=epochs,
+        devices={"precision": args.precision, "strategy": args.strategy},
     )
     strategy = devices.report(strategy=args.strategy)["strategy"]
     if args.output is None and strategy == "multi_worker":
@@ -634,6 +654,54 @@ def cmd_compare(args):
     )
 
 
+def cmd_profile(args):
+    from cnnrnn import devices, profiling, training
+    from cnnrnn.apps import get_app
+    from cnnrnn.data.common import first_example
+
+    app = get_app(args.app)
+    config = _resolve_config(
+        app, args, devices={"precision": args.precision, "strategy": args.strategy}
+    )
+    config = training.resolve_source(app, config)
+    setup = devices.configure(**config["devices"])
+    splits = training.load_splits(app, config)
+    with setup.scope():
+        model = training.build_model(
+            app, {**config, "model_from_data": splits.model_args}
+        )
+    profile = profiling.profile_model(
+        model, first_example(splits.train), batch_sizes=args.batch_sizes
+    )
+    report = {
+        "app": app.name,
+        "backend": setup.backend,
+        "precision": setup.precision,
+        **profile.as_dict(),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    table = Table("measure", "value", title=f"{app.name}: {model.name}")
+    table.add_row("parameters", f"{profile.parameters:,}")
+    table.add_row("trainable parameters", f"{profile.trainable_parameters:,}")
+    table.add_row("FLOPs per example", profiling.format_count(profile.flops))
+    table.add_row(
+        "peak activation memory per example",
+        profiling.format_bytes(profile.activation_bytes),
+    )
+    for batch_size, milliseconds in profile.latency_ms.items():
+        table.add_row(
+            f"latency per example, batch {batch_size}", f"{milliseconds:.3f} ms"
+        )
+    console.print(table)
+    console.print(
+        f"Measured on one example of {escape(config['data']['source'])} "
+        f"({setup.backend}, {setup.precision}).",
+        soft_wrap=True,
+    )
+
+
 def _add_device_options(parser):
     parser.add_argument(
         "--precision",
@@ -704,6 +772,34 @@ def _read_lines(path):
     if path == "-":
         return [line.strip() for line in sys.stdin if line.strip()]
     return read_texts(path)
+
+
+def _resolve_config(app, args, **sections):
+    """An application's config from --config, --set, --data and `sections`."""
+    from cnnrnn import config as config_module
+
+    file_config = config_module.load_config_file(args.config) if args.config else None
+    overrides = _parse_sets(args.set)
+    if args.data:
+        overrides.setdefault("data", {})["source"] = args.data
+    for section, values in sections.items():
+        overrides.setdefault(section, {}).update(values)
+    return config_module.resolve_config(
+        app, file_config=file_config, overrides=overrides
+    )
+
+
+def _batch_sizes(value):
+    """Parses `--batch-sizes 1,256` (an argparse type)."""
+    try:
+        sizes = tuple(int(item) for item in value.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not a list of positive whole numbers, e.g. 1,256"
+        )
+    return sizes
 
 
 def _parse_sets(items):

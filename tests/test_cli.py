@@ -257,3 +257,42 @@ def test_predict_reads_inputs_from_a_file_or_stdin(
 
     code, _, err = run_cli(capsys, "predict", str(trained_run))
     assert code == 1 and "--from-file" in err
+
+
+def test_profile_measures_the_configured_model(demo_home, capsys):
+    code, out, _ = run_cli(
+        capsys, "profile", "plant-classifier", *FAST[:6], "--batch-sizes", "1,4",
+        "--json",
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(out)
+    # 32x32 RGB, two blocks of two 3x3 convolutions (8 then 16 filters, no
+    # bias), 4 classes: 2 FLOPs per multiply-accumulate, per example.
+    conv_flops = 2 * (
+        32 * 32 * 8 * (3 * 3 * 3)
+        + 32 * 32 * 8 * (3 * 3 * 8)
+        + 16 * 16 * 16 * (3 * 3 * 8)
+        + 16 * 16 * 16 * (3 * 3 * 16)
+    )
+    assert report["flops"] == conv_flops + 2 * 16 * 4
+    assert report["app"] == "plant-classifier"
+    assert report["parameters"] > report["trainable_parameters"] > 0  # BN statistics
+    assert report["activation_bytes"] >= 32 * 32 * 8 * 4  # a float32 block output
+    assert set(report["latency_ms"]) == {"1", "4"}
+    assert all(value > 0 for value in report["latency_ms"].values())
+
+
+def test_profile_prints_a_table(demo_home, capsys):
+    code, out, _ = run_cli(capsys, "profile", "plant-classifier", *FAST[:6])
+    assert code == 0
+    assert "FLOPs per example" in out and "latency per example, batch 256" in out
+
+
+def test_profile_refuses_bad_options(demo_home, capsys):
+    code, _, err = run_cli(capsys, "profile", "plant-classifier", "--set", "model.x=1")
+    assert code == 1
+    assert "Unknown model option 'x'" in err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["profile", "plant-classifier", "--batch-sizes", "1,0"])
+    assert exit_info.value.code == 2
+    assert "positive whole numbers" in capsys.readouterr().err

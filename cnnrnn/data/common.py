@@ -5,6 +5,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 from cnnrnn.errors import DataError
 
@@ -275,3 +276,17 @@ def _train_slice(start, end):
     lower = f"{start:g}%" if start > 0 else ""
     upper = f"{end:g}%" if end < 100 else ""
     return f"train[{lower}:{upper}]"
+
+
+def first_example(dataset):
+    """The inputs of a dataset's first example, as a batch of one.
+
+    Args:
+        dataset: `tf.data.Dataset` of `(inputs, targets)` batches.
+
+    Returns:
+        The inputs (a NumPy array, or a nest of them, strings as bytes
+        objects) of the first example, with a leading dimension of 1.
+    """
+    inputs, _ = next(iter(dataset.take(1)))
+    return tf.nest.map_structure(lambda x: np.asarray(x)[:1], inputs)
