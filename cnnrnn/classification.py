@@ -1,4 +1,4 @@
-"""What every classifier shares: top-k predictions and a confusion-matrix report."""
+"""For every classifier: top-k predictions, predicted labels, confusion matrix."""
 
 import numpy as np
 
@@ -48,6 +48,38 @@ def predict_classes(model, batch, inputs, class_names, *, top_k=3):
     ]
 
 
+def predict_labels(model, dataset):
+    """Runs a classifier over labelled batches: the true and the predicted classes.
+
+    Inputs and labels are taken from the same pass over `dataset`, so they
+    stay paired even when its order changes from one pass to the next.
+
+    Args:
+        model: a classifier returning class probabilities (or logits).
+        dataset: `tf.data.Dataset` (or any iterable) of `(inputs, labels)`
+            batches with integer labels, such as a split of
+            `cnnrnn.training.load_splits`.
+
+    Returns:
+        A tuple `(labels, predicted)` of two NumPy arrays of shape
+        `(num_examples,)`: the true class of every example and the class the
+        model gives it the highest score.
+
+    Example:
+
+    ```python
+    labels, predicted = predict_labels(model, splits.test)
+    matrix = confusion_matrix(labels, predicted, len(class_names))
+    print("accuracy:", (labels == predicted).mean())
+    ```
+    """
+    labels, predicted = [], []
+    for inputs, targets in dataset:
+        labels.append(np.asarray(targets))
+        predicted.append(np.argmax(model.predict_on_batch(inputs), axis=-1))
+    return np.concatenate(labels), np.concatenate(predicted)
+
+
 def confusion_matrix(labels, predictions, num_classes):
     """Counts `(true, predicted)` pairs into a `(num_classes, num_classes)` matrix."""
     matrix = np.zeros((num_classes, num_classes), dtype="int64")
@@ -70,14 +102,8 @@ def confusion_matrix_report(model, splits, split_name, config, run_dir):
         `{"per_class_accuracy": {class_name: accuracy}}`.
     """
     class_names = config["data_info"]["class_names"]
-    labels, predictions = [], []
-    for inputs, targets in getattr(splits, split_name):
-        probabilities = model.predict_on_batch(inputs)
-        labels.append(np.asarray(targets))
-        predictions.append(np.argmax(probabilities, axis=-1))
-    matrix = confusion_matrix(
-        np.concatenate(labels), np.concatenate(predictions), len(class_names)
-    )
+    labels, predicted = predict_labels(model, getattr(splits, split_name))
+    matrix = confusion_matrix(labels, predicted, len(class_names))
     plots.plot_confusion_matrix(
         matrix, class_names, run_dir / runs.PLOTS_DIR / "confusion_matrix.png"
     )

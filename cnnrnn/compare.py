@@ -520,8 +520,7 @@ def _write(comparison, output):
         xlabel="latency, ms per example",
     )
     for m in models:
-        history = {"epoch": list(range(m["epochs"])), **m["history"]}
-        plot_learning_curves(history, plots / f"learning_curves_{m['model']}.png")
+        plot_learning_curves(m["history"], plots / f"learning_curves_{m['model']}.png")
     for name in MODELS.keys() - set(names):  # Left by an overwritten comparison.
         (plots / f"learning_curves_{name}.png").unlink(missing_ok=True)
     with atomic_path(output / "comparison.md") as tmp:

@@ -133,7 +133,13 @@ def export(job, config, trials, output):
             name: from_choice(value) for name, value in best_config["model"].items()
         }
         runs.write_json(output / BEST_CONFIG_FILE, best_config)
-        plots.plot_search(trials, objective, job.direction, output / runs.PLOTS_DIR)
+        folder = output / runs.PLOTS_DIR
+        plots.plot_search_objective(
+            trials, objective, job.direction, folder / "objective.png"
+        )
+        plots.plot_search_hyperparameters(
+            trials, objective, folder / "hyperparameters.png"
+        )
     runs.write_json(output / SUMMARY_FILE, summary)
     return summary
 
