@@ -36,7 +36,10 @@ def main(argv=None):
                 _import_backend()
         args.handler(args)
     except KeyboardInterrupt:
-        error_console.print(f"Interrupted. {getattr(args, 'resume_hint', '')}".strip())
+        error_console.print(
+            escape(f"Interrupted. {getattr(args, 'resume_hint', '')}".strip()),
+            soft_wrap=True,
+        )
         return 130
     except Exception as error:  # noqa: BLE001 - the CLI shows one line, never a traceback
         if args.debug:
@@ -299,7 +302,7 @@ def cmd_demo_data(args):
     from cnnrnn.apps import get_app
 
     path = get_app(args.app).write_demo_data(args.directory)
-    console.print(f"Wrote {args.app} demo data to {path}")
+    console.print(f"Wrote {args.app} demo data to {escape(str(path))}", soft_wrap=True)
 
 
 def cmd_train(args):
@@ -331,7 +334,7 @@ def cmd_train(args):
         app, config=config, run_dir=run_dir, overwrite=args.overwrite, console=console
     )
     _print_metrics(metrics, title=f"{app.name}: finished")
-    console.print(f"Run directory: [bold]{run_dir}[/]")
+    console.print(f"Run directory: [bold]{escape(str(run_dir))}[/]", soft_wrap=True)
 
 
 def cmd_evaluate(args):
@@ -516,7 +519,7 @@ def cmd_tune(args):
                 f"The search did not finish (the chief exited with {code}; see "
                 "its lines above). Run the same command again to resume it."
             )
-        console.print(f"Results: [bold]{job.output}[/]")
+        console.print(f"Results: [bold]{escape(str(job.output))}[/]", soft_wrap=True)
         return
     role = args.search_role
     summary = run_search(
@@ -540,7 +543,7 @@ def cmd_tune(args):
         },
         title=f"{job.app.name}: search finished",
     )
-    console.print(f"Results: [bold]{job.output}[/]")
+    console.print(f"Results: [bold]{escape(str(job.output))}[/]", soft_wrap=True)
 
 
 def _tune_options(args):
@@ -621,7 +624,7 @@ def cmd_export(args):
         output=args.output,
         overwrite=args.overwrite,
     )
-    console.print(f"Exported {args.format} to {path}")
+    console.print(f"Exported {args.format} to {escape(str(path))}", soft_wrap=True)
 
 
 def cmd_compare(args):
