@@ -77,18 +77,9 @@ def build_parser():
     sub.set_defaults(handler=cmd_demo_data)
 
     sub = commands.add_parser("train", help="train a model into a run directory")
-    sub.add_argument("app", metavar="APP", help="application name (see `list`)")
-    sub.add_argument("--data", help="data folder/file or tfds:NAME (default: demo)")
+    _add_config_options(sub)
     sub.add_argument("--output", type=pathlib.Path, help="run directory")
     sub.add_argument("--epochs", type=int, help="maximum number of epochs")
-    sub.add_argument("--config", type=pathlib.Path, help="JSON or TOML config file")
-    sub.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one option, e.g. --set model.depth=4 (repeatable)",
-    )
     sub.add_argument(
         "--overwrite", action="store_true", help="replace a finished run in --output"
     )
@@ -254,18 +245,7 @@ def build_parser():
     sub = commands.add_parser(
         "profile", help="size a model before training: parameters, FLOPs, memory"
     )
-    sub.add_argument("app", metavar="APP", help="application name (see `list`)")
-    sub.add_argument("--config", type=pathlib.Path, help="JSON or TOML config file")
-    sub.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one option, e.g. --set model.units=256 (repeatable)",
-    )
-    sub.add_argument(
-        "--data", help="data that sizes the model's inputs and outputs (default: demo)"
-    )
+    _add_config_options(sub)
     sub.add_argument(
         "--batch-sizes",
         metavar="LIST",
@@ -274,7 +254,7 @@ def build_parser():
         help="batch sizes to time, comma-separated (1,256)",
     )
     sub.add_argument("--json", action="store_true", help="print JSON")
-    _add_device_options(sub)
+    _add_device_options(sub, strategy=False)  # one model on one device
     sub.set_defaults(handler=cmd_profile)
     return parser
 
@@ -664,7 +644,7 @@ def cmd_profile(args):
 
     app = get_app(args.app)
     config = _resolve_config(
-        app, args, devices={"precision": args.precision, "strategy": args.strategy}
+        app, args, devices={"precision": args.precision, "strategy": "one_device"}
     )
     config = training.resolve_source(app, config)
     setup = devices.configure(**config["devices"])
@@ -705,13 +685,29 @@ def cmd_profile(args):
     )
 
 
-def _add_device_options(parser):
+def _add_config_options(parser):
+    """APP and the options that configure it, as `train` reads them."""
+    parser.add_argument("app", metavar="APP", help="application name (see `list`)")
+    parser.add_argument("--data", help="data folder/file or tfds:NAME (default: demo)")
+    parser.add_argument("--config", type=pathlib.Path, help="JSON or TOML config file")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one option, e.g. --set model.depth=4 (repeatable)",
+    )
+
+
+def _add_device_options(parser, *, strategy=True):
     parser.add_argument(
         "--precision",
         default="auto",
         choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
         help="compute precision (auto: mixed on recent GPUs/TPUs)",
     )
+    if not strategy:
+        return
     parser.add_argument(
         "--strategy",
         default="auto",
