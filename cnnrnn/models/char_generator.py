@@ -13,10 +13,9 @@ from cnnrnn.models.checks import (
     check_positive,
     make_optimizer,
 )
+from cnnrnn.models.layers import RNN_LAYERS, RNN_TYPES
 from cnnrnn.models.sampling import check_sampling_options, sample_from_logits
 
-RNN_TYPES = ("lstm", "gru")
-_RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 # Id of characters outside the vocabulary; `vocabulary[i]` has id `i + 1`.
 OOV_ID = 0
 # An empty seed text is read as the start of a line.
@@ -215,7 +214,7 @@ def build_char_generator(
         name=f"{name}_embedding",
     )(ids)
     for index in range(1, num_layers + 1):
-        x = _RNN_LAYERS[rnn_type](
+        x = RNN_LAYERS[rnn_type](
             units, return_sequences=True, name=f"{name}_{rnn_type}{index}"
         )(x)
         if dropout:

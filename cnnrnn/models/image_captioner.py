@@ -19,10 +19,9 @@ from cnnrnn.models.checks import (
     check_positive,
     make_optimizer,
 )
-from cnnrnn.models.layers import conv_block
+from cnnrnn.models.layers import RNN_TYPES, conv_block
 from cnnrnn.models.sampling import check_sampling_options, sample_from_logits
 
-RNN_TYPES = ("lstm", "gru")
 ATTENTIONS = ("bahdanau", "luong", None)
 # The first ids of every caption vocabulary: padding, unknown word, start and
 # end of a caption. `cnnrnn.data.captions` writes captions with the same ids.

@@ -4,6 +4,10 @@ import keras
 
 from cnnrnn.models.checks import compile_classifier
 
+# The recurrent layers that every factory with an `rnn_type` argument offers.
+RNN_TYPES = ("lstm", "gru")
+RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
 
 def conv_block(x, filters, *, name, activation="relu"):
     """Applies two 3x3 convolutions, each with batch norm and activation, then pools.

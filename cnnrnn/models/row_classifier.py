@@ -11,10 +11,7 @@ from cnnrnn.models.checks import (
     check_optimizer,
     check_positive,
 )
-from cnnrnn.models.layers import classifier_model
-
-RNN_TYPES = ("lstm", "gru")
-_RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+from cnnrnn.models.layers import RNN_LAYERS, RNN_TYPES, classifier_model
 
 
 def build_row_rnn_classifier(
@@ -99,7 +96,7 @@ def build_row_rnn_classifier(
     x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(inputs)
     x = keras.layers.Reshape((height, width * channels), name=f"{name}_rows")(x)
     for i in range(1, num_layers + 1):
-        rnn = _RNN_LAYERS[rnn_type](
+        rnn = RNN_LAYERS[rnn_type](
             units,
             return_sequences=i < num_layers,
             name=f"{name}_{rnn_type}{i}" if bidirectional else f"{name}_rnn{i}",

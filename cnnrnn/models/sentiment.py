@@ -12,15 +12,15 @@ from cnnrnn.models.checks import (
     check_positive,
 )
 from cnnrnn.models.layers import (
+    RNN_LAYERS,
+    RNN_TYPES,
     AttentionPooling1D,
     BoundSequenceLength,
     MaskedGlobalMaxPooling1D,
     classifier_model,
 )
 
-RNN_TYPES = ("lstm", "gru")
 POOLINGS = ("last", "max", "attention")
-_RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 # Tokens that `TextVectorization` reserves for padding and out-of-vocabulary words.
 _RESERVED_TOKENS = ("", "[UNK]")
 
@@ -169,7 +169,7 @@ def build_sentiment_rnn(
         name=f"{name}_embedding",
     )(x)
     for i in range(1, num_layers + 1):
-        rnn = _RNN_LAYERS[rnn_type](
+        rnn = RNN_LAYERS[rnn_type](
             units,
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,

@@ -19,10 +19,7 @@ from cnnrnn.models.checks import (
     compile_classifier,
     with_learning_rate,
 )
-from cnnrnn.models.layers import conv_block
-
-RNN_TYPES = ("lstm", "gru")
-_RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+from cnnrnn.models.layers import RNN_LAYERS, RNN_TYPES, conv_block
 
 
 @keras.saving.register_keras_serializable(package="cnnrnn")
@@ -211,7 +208,7 @@ def build_video_classifier(
     def recurrent_layers(features, mask):
         x = features
         for i in range(1, rnn_layers + 1):
-            rnn = _RNN_LAYERS[rnn_type](
+            rnn = RNN_LAYERS[rnn_type](
                 rnn_units,
                 return_sequences=i < rnn_layers,
                 name=f"{name}_{rnn_type}{i}" if bidirectional else f"{name}_rnn{i}",
