@@ -78,9 +78,9 @@ def count_flops(model, example):
     pooling, normalisation, bias adds and gathers (`Embedding`) count 0.
     An `einsum` with more than two operands counts as evaluated naively.
 
-    Recurrent layers run unrolled during the count (their `unroll` attribute
-    is restored afterwards), so every time step is counted on every backend
-    and fused cuDNN kernels are not used. Not thread-safe: keras ops run by
+    Recurrent layers run unrolled and without fused kernels during the count
+    (their `unroll` and `use_cudnn` attributes are restored afterwards), so
+    every time step is counted on every backend. Not thread-safe: keras ops run by
     other threads during the count are counted too.
 
     Args:
@@ -462,14 +462,20 @@ def _unrolled_rnns(model):
         for layer in model._flatten_layers()
         if isinstance(layer, keras.layers.RNN)
     ]
-    unroll = [rnn.unroll for rnn in rnns]
+    # LSTM and GRU also run fused kernels (cuDNN, or torch's own on any
+    # device) whenever `use_cudnn` allows; those bypass the counted ops.
+    saved = [(rnn.unroll, getattr(rnn, "use_cudnn", None)) for rnn in rnns]
     try:
         for rnn in rnns:
             rnn.unroll = True
+            if hasattr(rnn, "use_cudnn"):
+                rnn.use_cudnn = False
         yield
     finally:
-        for rnn, value in zip(rnns, unroll, strict=True):
-            rnn.unroll = value
+        for rnn, (unroll, use_cudnn) in zip(rnns, saved, strict=True):
+            rnn.unroll = unroll
+            if hasattr(rnn, "use_cudnn"):
+                rnn.use_cudnn = use_cudnn
 
 
 # ---------------------------------------------------------------------------

@@ -6,6 +6,22 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 
+def pytest_collection_modifyitems(config, items):
+    """Keeps only the tests marked `backends` on a backend other than tensorflow.
+
+    `KERAS_BACKEND=torch pytest` (or jax) runs the backend subset: the model
+    factories, their saving and decoding, the device layer. Everything else
+    reads data through tf.data and runs on tensorflow only.
+    """
+    if keras.backend.backend() == "tensorflow":
+        return
+    selected = [item for item in items if item.get_closest_marker("backends")]
+    deselected = [item for item in items if not item.get_closest_marker("backends")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
 @pytest.fixture
 def seed():
     """Seeds Python, NumPy and the backend so a test is repeatable."""

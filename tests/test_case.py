@@ -6,10 +6,22 @@ Import them in a test module with `from test_case import run_model_smoke_test`
 
 import keras
 import numpy as np
+import pytest
+
+
+def tensorflow_only(why):
+    """Skips a test of the `backends` subset on jax and torch, saying why."""
+    return pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason=f"tensorflow backend only: {why}",
+    )
 
 
 def run_model_smoke_test(model, x, y, *, expected_output_shape):
     """Checks that a compiled model predicts, trains and rebuilds from its config.
+
+    It trains on NumPy arrays and on a `keras.utils.PyDataset`, the inputs that
+    every backend takes (tf.data needs TensorFlow).
 
     Args:
         model: compiled `keras.Model` with a single output.
@@ -22,6 +34,8 @@ def run_model_smoke_test(model, x, y, *, expected_output_shape):
 
     logs = model.train_on_batch(x, y, return_dict=True)
     assert np.isfinite(logs["loss"]), logs
+    history = model.fit(_OneBatch(x, y), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1]), history.history
 
     rebuilt = model.__class__.from_config(model.get_config())
     assert rebuilt.output_shape == model.output_shape
@@ -29,6 +43,20 @@ def run_model_smoke_test(model, x, y, *, expected_output_shape):
         layer.name for layer in model.layers
     ]
     assert rebuilt.predict(x, verbose=0).shape == outputs.shape
+
+
+class _OneBatch(keras.utils.PyDataset):
+    """A `PyDataset` of one batch `(x, y)`."""
+
+    def __init__(self, x, y):
+        super().__init__()
+        self.batch = (x, y)
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, index):
+        return self.batch
 
 
 def run_saving_test(model, x, tmp_path, *, atol=1e-6):
@@ -79,3 +107,12 @@ def assert_learns(model, x, y, *, epochs, min_accuracy, batch_size=8):
         f"history: {history.history}"
     )
     return history
+
+
+def assert_optimizer_kind(optimizer, kind):
+    """Checks that an optimizer is of class `kind` (not a subclass such as AdamW).
+
+    The torch backend gives each Keras optimizer a subclass of the same name.
+    """
+    assert isinstance(optimizer, kind), optimizer
+    assert type(optimizer).__name__ == kind.__name__, optimizer

@@ -17,6 +17,8 @@ from cnnrnn.profiling import (
     profile_model,
 )
 
+pytestmark = pytest.mark.backends
+
 layers = keras.layers
 
 

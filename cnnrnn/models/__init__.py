@@ -8,7 +8,7 @@ from cnnrnn.models.image_captioner import (
 )
 from cnnrnn.models.plant_classifier import build_plant_classifier, prepare_fine_tuning
 from cnnrnn.models.row_classifier import build_row_rnn_classifier
-from cnnrnn.models.sentiment import build_sentiment_rnn
+from cnnrnn.models.sentiment import build_sentiment_rnn, split_vectorizer
 from cnnrnn.models.video_classifier import build_video_classifier
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "caption",
     "generate",
     "prepare_fine_tuning",
+    "split_vectorizer",
 ]

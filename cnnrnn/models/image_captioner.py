@@ -488,8 +488,11 @@ class CaptionDecoder:
 
     def step(self, ids, features, keys, states):
         """Runs one token `ids (batch,)` from `states`: returns `(logits, states)`."""
+        ids = np.asarray(ids, "int32")[:, None]
+        # jax and torch refuse a mix of NumPy arrays and backend tensors.
+        inputs = [keras.ops.convert_to_tensor(x) for x in (ids, *states)]
         outputs = self.step_model.predict_on_batch(
-            [np.asarray(ids, "int32")[:, None], features, keys, *states]
+            [inputs[0], features, keys, *inputs[1:]]
         )
         logits, *states = (keras.ops.convert_to_numpy(x) for x in outputs)
         return logits.astype("float64"), states

@@ -5,6 +5,7 @@ from collections import Counter
 import keras
 
 from cnnrnn.models.checks import (
+    check_bool,
     check_choice,
     check_fraction,
     check_int,
@@ -30,6 +31,7 @@ def build_sentiment_rnn(
     vocabulary=None,
     vectorizer=None,
     num_classes=2,
+    raw_text=True,
     standardize="lower_and_strip_punctuation",
     max_length=None,
     rnn_type="lstm",
@@ -46,11 +48,12 @@ def build_sentiment_rnn(
     compile=True,
     name=None,
 ):
-    """Builds a text classifier that takes raw strings.
+    """Builds a text classifier that takes raw strings (or word ids).
 
     The model takes a batch of raw strings. A `TextVectorization` layer inside
     the model turns them into word ids, padded with 0 only up to the longest
-    text of the batch, so a saved model takes raw strings too. The ids go
+    text of the batch, so a saved model takes raw strings too. With
+    `raw_text=False` the model takes those word ids instead (see below). The ids go
     through an `Embedding` with `mask_zero=True`: every later layer ignores the
     padding, and a text gets the same prediction whatever the length of the
     other texts of its batch. `num_layers` LSTM or GRU layers follow
@@ -65,7 +68,12 @@ def build_sentiment_rnn(
     The string input needs the tensorflow backend. `model.predict` in Keras
     3.15 rejects NumPy arrays of dtype `str` (`<U...`); pass a `tf.data`
     dataset, a `tf.Tensor` of strings, or a NumPy array of dtype `object`
-    (calling `model(texts)` accepts any of them). The custom layers live in
+    (calling `model(texts)` accepts any of them). On the jax and torch
+    backends build the model with `raw_text=False`: it takes `(batch, steps)`
+    int word ids, 0 for padding, such as a `TextVectorization` outside the
+    model writes (that layer needs the tensorflow package, not the backend).
+    `split_vectorizer` turns a raw-text model into its vectorizer and such a
+    word-id model with the same weights. The custom layers live in
     `cnnrnn.models.layers`: import `cnnrnn.models` before
     `keras.saving.load_model`.
 
@@ -79,6 +87,10 @@ def build_sentiment_rnn(
             vectorizer with `output_mode="int"`, used as it is (with its own
             name, standardization and padding). Defaults to None.
         num_classes: int. Number of classes, at least 2. Defaults to 2.
+        raw_text: bool. Whether the model takes raw strings (its vectorizer
+            inside; tensorflow backend only) or word ids (every backend; the
+            vectorizer, or `vocabulary`, only sets the number of ids).
+            Defaults to True.
         standardize: str or None. `TextVectorization` standardization of the
             vectorizer built from `vocabulary`: `"lower_and_strip_punctuation"`,
             `"lower"`, `"strip_punctuation"` or None. Ignored with a
@@ -120,7 +132,8 @@ def build_sentiment_rnn(
             given `vectorizer`'s). Defaults to `"sentiment_rnn"`.
 
     Returns:
-        A functional `keras.Model` mapping a `(batch,)` string tensor to
+        A functional `keras.Model` mapping a `(batch,)` string tensor (with
+        `raw_text=False`: `(batch, steps)` int word ids) to
         `(batch, num_classes)` class probabilities.
 
     Raises:
@@ -132,11 +145,20 @@ def build_sentiment_rnn(
     >>> model = build_sentiment_rnn(vocabulary=["good", "bad", "not"])
     >>> model.output_shape
     (None, 2)
+
+    On jax or torch, with the vectorizer outside the model:
+
+    >>> vectorizer = keras.layers.TextVectorization(vocabulary=["good", "bad"])
+    >>> model = build_sentiment_rnn(vectorizer=vectorizer, raw_text=False)
+    >>> ids = keras.ops.convert_to_numpy(vectorizer(["good film", "bad"]))
+    >>> model.predict(ids).shape
+    (2, 2)
     """
     _validate(
         vocabulary=vocabulary,
         vectorizer=vectorizer,
         num_classes=num_classes,
+        raw_text=raw_text,
         max_length=max_length,
         rnn_type=rnn_type,
         num_layers=num_layers,
@@ -150,20 +172,28 @@ def build_sentiment_rnn(
         weight_decay=weight_decay,
     )
     name = name or "sentiment_rnn"
-    if vectorizer is None:
-        vectorizer = keras.layers.TextVectorization(
-            vocabulary=list(vocabulary),
-            standardize=standardize,
-            output_mode="int",
-            output_sequence_length=None,
-            name=f"{name}_vectorizer",
+    if raw_text:
+        if vectorizer is None:
+            vectorizer = keras.layers.TextVectorization(
+                vocabulary=list(vocabulary),
+                standardize=standardize,
+                output_mode="int",
+                output_sequence_length=None,
+                name=f"{name}_vectorizer",
+            )
+        inputs = keras.Input(shape=(), dtype="string", name="texts")
+        x = vectorizer(inputs)
+        vocabulary_size = vectorizer.vocabulary_size()
+    else:
+        inputs = x = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        vocabulary_size = (
+            vectorizer.vocabulary_size()
+            if vocabulary is None
+            else len(vocabulary) + len(_RESERVED_TOKENS)
         )
-
-    inputs = keras.Input(shape=(), dtype="string", name="texts")
-    x = vectorizer(inputs)
     x = BoundSequenceLength(max_length, name=f"{name}_length")(x)
     x = keras.layers.Embedding(
-        vectorizer.vocabulary_size(),
+        vocabulary_size,
         embedding_dim,
         mask_zero=True,
         name=f"{name}_embedding",
@@ -196,11 +226,52 @@ def build_sentiment_rnn(
     )
 
 
+def split_vectorizer(model):
+    """Splits a raw-text sentiment model into its vectorizer and a word-id model.
+
+    The word-id model is the rest of the network, sharing its layers and
+    weights: it takes `(batch, steps)` int ids as the vectorizer writes them,
+    and runs (and loads, once saved) on every backend. Save it on tensorflow,
+    where the raw-text model loads, and keep the vocabulary beside it.
+
+    Args:
+        model: a `keras.Model` from `build_sentiment_rnn` with `raw_text=True`
+            (also a loaded one).
+
+    Returns:
+        A tuple `(vectorizer, token_id_model)`.
+
+    Raises:
+        ValueError: if the model has no `TextVectorization` layer.
+
+    Example:
+
+    >>> vectorizer, id_model = split_vectorizer(model)
+    >>> id_model.save("model_ids.keras")
+    >>> vocabulary = vectorizer.get_vocabulary()[2:]
+    """
+    vectorizers = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.TextVectorization)
+    ]
+    if not vectorizers:
+        raise ValueError(
+            f"Model {model.name!r} takes no raw text (it has no TextVectorization "
+            "layer): it already takes word ids."
+        )
+    vectorizer = vectorizers[0]
+    return vectorizer, keras.Model(
+        vectorizer.output, model.output, name=f"{model.name}_ids"
+    )
+
+
 def _validate(
     *,
     vocabulary,
     vectorizer,
     num_classes,
+    raw_text,
     max_length,
     rnn_type,
     num_layers,
@@ -223,6 +294,7 @@ def _validate(
     else:
         _validate_vectorizer(vectorizer)
     check_int("num_classes", num_classes, minimum=2)
+    check_bool("raw_text", raw_text)
     if max_length is not None:
         check_int("max_length", max_length)
     check_choice("rnn_type", rnn_type, RNN_TYPES)

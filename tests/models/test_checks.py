@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from test_case import assert_optimizer_kind
 
 from cnnrnn.models.checks import (
     ACTIVATIONS,
@@ -11,6 +12,8 @@ from cnnrnn.models.checks import (
     with_learning_rate,
 )
 from cnnrnn.models.layers import conv_block
+
+pytestmark = pytest.mark.backends
 
 
 @pytest.mark.parametrize(
@@ -24,7 +27,7 @@ from cnnrnn.models.layers import conv_block
 def test_make_optimizer(name, cls):
     assert name in OPTIMIZERS
     optimizer = make_optimizer(name, 1e-2)
-    assert type(optimizer) is cls
+    assert_optimizer_kind(optimizer, cls)
     assert float(optimizer.learning_rate) == pytest.approx(1e-2)
     assert optimizer.weight_decay is None
     decayed = make_optimizer(name, 1e-2, weight_decay=1e-4)
@@ -85,12 +88,12 @@ def test_with_learning_rate_keeps_kind_and_settings():
     optimizer = make_optimizer("sgd", 1e-2, weight_decay=1e-4)
     fresh = with_learning_rate(optimizer, 1e-5)
     assert fresh is not optimizer
-    assert type(fresh) is keras.optimizers.SGD
+    assert_optimizer_kind(fresh, keras.optimizers.SGD)
     assert fresh.momentum == 0.9
     assert fresh.weight_decay == pytest.approx(1e-4)
     assert float(fresh.learning_rate) == pytest.approx(1e-5)
     wrapped = keras.optimizers.LossScaleOptimizer(optimizer)
-    assert type(with_learning_rate(wrapped, 1e-5)) is keras.optimizers.SGD
+    assert_optimizer_kind(with_learning_rate(wrapped, 1e-5), keras.optimizers.SGD)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)

@@ -3,6 +3,8 @@ import pytest
 
 from cnnrnn.models.sampling import sample_from_logits
 
+pytestmark = pytest.mark.backends
+
 LOGITS = np.log([[0.05, 0.5, 0.3, 0.15]])
 
 

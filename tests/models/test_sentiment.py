@@ -1,14 +1,23 @@
 import json
+import os
 import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
-from test_case import assert_learns, run_model_smoke_test, run_saving_test
+from test_case import (
+    assert_learns,
+    assert_optimizer_kind,
+    run_model_smoke_test,
+    run_saving_test,
+    tensorflow_only,
+)
 
-from cnnrnn.models import build_sentiment_rnn
+from cnnrnn.models import build_sentiment_rnn, split_vectorizer
 from cnnrnn.models.sentiment import POOLINGS, RNN_TYPES
+
+pytestmark = pytest.mark.backends
 
 POSITIVE = ("good", "great", "fine", "nice")
 NEGATIVE = ("bad", "awful", "poor", "dull")
@@ -21,6 +30,40 @@ LONG = " ".join(["the movie was very good but not great"] * 6)
 def _texts(*texts):
     # `model.predict` in Keras 3.15 rejects NumPy `str` arrays; `object` ones work.
     return np.array(texts, dtype=object)
+
+
+def _ids(*texts):
+    """Word ids of `texts` as `TextVectorization(vocabulary=VOCABULARY)` writes them.
+
+    The test texts hold lower-case words, spaces and punctuation only.
+    """
+    words = [
+        "".join(c for c in text.lower() if c.isalnum() or c.isspace()).split()
+        for text in texts
+    ]
+    ids = np.zeros((len(texts), max(map(len, words))), "int32")
+    for row, text_words in enumerate(words):
+        for column, word in enumerate(text_words):
+            ids[row, column] = VOCABULARY.index(word) + 2 if word in VOCABULARY else 1
+    return ids
+
+
+@pytest.fixture(params=["strings", "ids"])
+def text_input(request):
+    """`"strings"`: raw-text models (tensorflow only); `"ids"`: word-id models."""
+    if request.param == "strings" and keras.backend.backend() != "tensorflow":
+        pytest.skip("tensorflow backend only: string inputs")
+    return request.param
+
+
+def _model(text_input, **kwargs):
+    """A sentiment model that takes raw strings or word ids, as `text_input` says."""
+    return build_sentiment_rnn(raw_text=text_input == "strings", **kwargs)
+
+
+def _inputs(text_input, *texts):
+    """`texts` as the model of `text_input` takes them."""
+    return _texts(*texts) if text_input == "strings" else _ids(*texts)
 
 
 def _order_dependent(count=64):
@@ -41,9 +84,10 @@ def _order_dependent(count=64):
                 f"not {positive} but {negative}",
             ]
             labels += [1, 0, 1, 0]
-    return _texts(*texts[:count]), np.array(labels[:count])
+    return texts[:count], np.array(labels[:count])
 
 
+@tensorflow_only("string inputs")
 def test_outputs_are_class_probabilities_of_raw_strings(seed):
     model = build_sentiment_rnn(num_classes=3, **SMALL)
     texts = np.array(["The movie was GOOD!", "not bad", "unseen words only", ""])
@@ -57,6 +101,7 @@ def test_outputs_are_class_probabilities_of_raw_strings(seed):
     )
 
 
+@tensorflow_only("string inputs")
 def test_layer_names_are_stable():
     model = build_sentiment_rnn(pooling="attention", num_layers=2, **SMALL)
     assert [layer.name for layer in model.layers] == [
@@ -89,11 +134,89 @@ def test_layer_names_are_stable():
     assert isinstance(model.get_layer("mood_rnn1"), keras.layers.GRU)
 
 
+def test_word_id_model_takes_ids_and_has_no_vectorizer(seed):
+    model = build_sentiment_rnn(raw_text=False, **SMALL)
+    assert [layer.name for layer in model.layers][:3] == [
+        "token_ids",
+        "sentiment_rnn_length",
+        "sentiment_rnn_embedding",
+    ]
+    assert model.get_layer("sentiment_rnn_embedding").input_dim == len(VOCABULARY) + 2
+    probabilities = model.predict(_ids("The movie was GOOD!", "not bad", ""), verbose=0)
+    assert probabilities.shape == (3, 2)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+
+@tensorflow_only("TextVectorization inside the model")
+def test_word_id_model_matches_the_raw_text_model(seed):
+    texts = _texts("not bad", "the movie was very good but not great", "", "!?")
+    model = build_sentiment_rnn(**SMALL)
+    vectorizer, id_model = split_vectorizer(model)
+    ids = keras.ops.convert_to_numpy(vectorizer(texts))
+    np.testing.assert_array_equal(ids, _ids(*texts))
+    expected = keras.ops.convert_to_numpy(model(texts))
+    np.testing.assert_allclose(id_model.predict(ids, verbose=0), expected, atol=1e-6)
+
+    built = build_sentiment_rnn(raw_text=False, **SMALL)
+    built.set_weights(model.get_weights())
+    np.testing.assert_allclose(built.predict(ids, verbose=0), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="already takes word ids"):
+        split_vectorizer(built)
+
+
+_LOAD_ID_MODEL = """
+import json, sys
+import keras, numpy as np
+import cnnrnn.models  # registers the custom layers
+model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+ids = np.array(json.loads(sys.argv[2]), dtype="int32")
+print(json.dumps([keras.backend.backend(), model.predict(ids, verbose=0).tolist()]))
+"""
+
+
+@tensorflow_only("the raw-text model is trained on tensorflow")
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_word_id_model_saved_on_tensorflow_runs_on_another_backend(
+    seed, tmp_path, backend
+):
+    pytest.importorskip(backend)
+    model = build_sentiment_rnn(pooling="attention", **SMALL)
+    texts, labels = _order_dependent(8)
+    model.train_on_batch(_texts(*texts), labels)
+    path = tmp_path / "ids.keras"
+    split_vectorizer(model)[1].save(path)
+    texts = ("not bad but good", "dull", "")
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _LOAD_ID_MODEL,
+            str(path),
+            json.dumps(_ids(*texts).tolist()),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "KERAS_BACKEND": backend},
+    )
+    assert result.returncode == 0, result.stderr
+    used, probabilities = json.loads(result.stdout.strip().splitlines()[-1])
+    assert used == backend
+    np.testing.assert_allclose(
+        probabilities,
+        model.predict(_texts("not bad but good", "dull", ""), verbose=0),
+        atol=1e-5,
+    )
+
+
 @pytest.mark.parametrize("bidirectional", [True, False], ids=["bi", "uni"])
 @pytest.mark.parametrize("rnn_type", RNN_TYPES)
 @pytest.mark.parametrize("pooling", POOLINGS)
 def test_every_configuration_builds_and_runs(pooling, rnn_type, bidirectional):
     model = build_sentiment_rnn(
+        raw_text=False,
         pooling=pooling,
         rnn_type=rnn_type,
         bidirectional=bidirectional,
@@ -101,30 +224,37 @@ def test_every_configuration_builds_and_runs(pooling, rnn_type, bidirectional):
         compile=False,
         **SMALL,
     )
-    probabilities = keras.ops.convert_to_numpy(model(np.array([SHORT, LONG])))
+    probabilities = keras.ops.convert_to_numpy(model(_ids(SHORT, LONG)))
     assert probabilities.shape == (2, 2)
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
 
 
 @pytest.mark.parametrize("rnn_type", RNN_TYPES)
 @pytest.mark.parametrize("pooling", POOLINGS)
-def test_padding_does_not_change_predictions(seed, pooling, rnn_type):
-    model = build_sentiment_rnn(
-        pooling=pooling, rnn_type=rnn_type, num_layers=2, compile=False, **SMALL
+def test_padding_does_not_change_predictions(seed, text_input, pooling, rnn_type):
+    model = _model(
+        text_input,
+        pooling=pooling,
+        rnn_type=rnn_type,
+        num_layers=2,
+        compile=False,
+        **SMALL,
     )
-    alone = keras.ops.convert_to_numpy(model(np.array([SHORT])))
-    padded = keras.ops.convert_to_numpy(model(np.array([SHORT, LONG])))
+    alone = keras.ops.convert_to_numpy(model(_inputs(text_input, SHORT)))
+    padded = keras.ops.convert_to_numpy(model(_inputs(text_input, SHORT, LONG)))
     np.testing.assert_allclose(padded[:1], alone, atol=1e-5)
     # Unknown words in place of the padding do change the prediction.
-    unknown = keras.ops.convert_to_numpy(model(np.array([SHORT + " qwerty" * 8])))
+    unknown = keras.ops.convert_to_numpy(
+        model(_inputs(text_input, SHORT + " qwerty" * 8))
+    )
     assert np.abs(unknown - alone).max() > 1e-4
 
 
-def test_max_length_keeps_the_first_words(seed):
-    model = build_sentiment_rnn(max_length=3, **SMALL)
-    untruncated = build_sentiment_rnn(**SMALL)
+def test_max_length_keeps_the_first_words(seed, text_input):
+    model = _model(text_input, max_length=3, **SMALL)
+    untruncated = _model(text_input, **SMALL)
     untruncated.set_weights(model.get_weights())
-    texts = _texts("good but not", "good but not bad at all, very bad")
+    texts = _inputs(text_input, "good but not", "good but not bad at all, very bad")
     truncated = model.predict(texts, verbose=0)
     np.testing.assert_allclose(truncated[1], truncated[0], atol=1e-6)
     np.testing.assert_allclose(
@@ -134,19 +264,20 @@ def test_max_length_keeps_the_first_words(seed):
 
 
 @pytest.mark.parametrize("pooling", POOLINGS)
-def test_text_without_words_reads_as_unknown_word(seed, pooling):
-    model = build_sentiment_rnn(pooling=pooling, **SMALL)
-    unknown = keras.ops.convert_to_numpy(model(np.array(["qwerty"])))
-    for texts in (np.array([""]), np.array(["!?"]), np.array(["", "..."])):
+def test_text_without_words_reads_as_unknown_word(seed, text_input, pooling):
+    model = _model(text_input, pooling=pooling, **SMALL)
+    unknown = keras.ops.convert_to_numpy(model(_inputs(text_input, "qwerty")))
+    for texts in ([""], ["!?"], ["", "..."]):
+        texts = _inputs(text_input, *texts)
         probabilities = keras.ops.convert_to_numpy(model(texts))
         np.testing.assert_allclose(
             probabilities, np.repeat(unknown, len(texts), axis=0), atol=1e-6
         )
 
 
-def test_smoke(seed):
-    model = build_sentiment_rnn(**SMALL)
-    texts = _texts("good movie", "not good", "the movie was very dull", "")
+def test_smoke(seed, text_input):
+    model = _model(text_input, **SMALL)
+    texts = _inputs(text_input, "good movie", "not good", "the movie was very dull", "")
     run_model_smoke_test(
         model, texts, np.array([1, 0, 0, 1]), expected_output_shape=(4, 2)
     )
@@ -154,28 +285,31 @@ def test_smoke(seed):
 
 # Every custom layer: `BoundSequenceLength` is in both, and "last" adds none.
 @pytest.mark.parametrize("pooling", ["max", "attention"])
-def test_saving_keeps_outputs(seed, tmp_path, pooling):
-    model = build_sentiment_rnn(pooling=pooling, max_length=5, compile=False, **SMALL)
-    run_saving_test(model, _order_dependent(8)[0], tmp_path)
+def test_saving_keeps_outputs(seed, tmp_path, text_input, pooling):
+    model = _model(text_input, pooling=pooling, max_length=5, compile=False, **SMALL)
+    run_saving_test(model, _inputs(text_input, *_order_dependent(8)[0]), tmp_path)
 
 
 def test_default_optimizer_is_adam_without_weight_decay():
     model = build_sentiment_rnn(**SMALL)
-    assert type(model.optimizer) is keras.optimizers.Adam
+    assert_optimizer_kind(model.optimizer, keras.optimizers.Adam)
     assert model.optimizer.weight_decay is None
 
 
 def test_optimizer_and_weight_decay(seed, tmp_path):
-    model = build_sentiment_rnn(optimizer="sgd", weight_decay=1e-4, **SMALL)
-    assert type(model.optimizer) is keras.optimizers.SGD
+    model = build_sentiment_rnn(
+        raw_text=False, optimizer="sgd", weight_decay=1e-4, **SMALL
+    )
+    assert_optimizer_kind(model.optimizer, keras.optimizers.SGD)
     assert model.optimizer.momentum == 0.9
     assert model.optimizer.weight_decay == pytest.approx(1e-4)
-    x, y = _order_dependent(8)
+    texts, y = _order_dependent(8)
+    x = _ids(*texts)
     logs = model.train_on_batch(x, y, return_dict=True)
     assert np.isfinite(logs["loss"])
 
     loaded = run_saving_test(model, x, tmp_path)
-    assert type(loaded.optimizer) is keras.optimizers.SGD
+    assert_optimizer_kind(loaded.optimizer, keras.optimizers.SGD)
     assert loaded.optimizer.weight_decay == pytest.approx(1e-4)
 
 
@@ -189,9 +323,11 @@ print(json.dumps(model.predict(texts, verbose=0).tolist()))
 """
 
 
+@tensorflow_only("string inputs")
 def test_saved_model_predicts_raw_strings_in_a_fresh_process(seed, tmp_path):
     model = build_sentiment_rnn(pooling="attention", max_length=6, **SMALL)
     texts, labels = _order_dependent(8)
+    texts = _texts(*texts)
     model.train_on_batch(texts, labels)
     path = tmp_path / "model.keras"
     model.save(path)
@@ -211,16 +347,17 @@ def test_saved_model_predicts_raw_strings_in_a_fresh_process(seed, tmp_path):
 
 
 @pytest.mark.parametrize("pooling", POOLINGS)
-def test_learns_word_order(seed, pooling):
-    x, y = _order_dependent(64)
-    model = build_sentiment_rnn(
-        pooling=pooling, learning_rate=2e-2, dropout=0.0, **SMALL
+def test_learns_word_order(seed, text_input, pooling):
+    texts, y = _order_dependent(64)
+    model = _model(
+        text_input, pooling=pooling, learning_rate=2e-2, dropout=0.0, **SMALL
     )
-    assert_learns(model, x, y, epochs=12, min_accuracy=0.9)
+    assert_learns(model, _inputs(text_input, *texts), y, epochs=12, min_accuracy=0.9)
 
 
+@tensorflow_only("TextVectorization inside the model")
 def test_pre_adapted_vectorizer_is_used_as_is(seed):
-    texts = _order_dependent(16)[0]
+    texts = _texts(*_order_dependent(16)[0])
     vectorizer = keras.layers.TextVectorization(name="words")
     vectorizer.adapt(texts)
     model = build_sentiment_rnn(vectorizer=vectorizer, units=8, embedding_dim=8)
@@ -236,18 +373,21 @@ def test_pre_adapted_vectorizer_is_used_as_is(seed):
 
 
 @pytest.mark.parametrize("pooling", POOLINGS)
-def test_mixed_precision_outputs_float32(seed, mixed_precision, pooling):
-    model = build_sentiment_rnn(pooling=pooling, compile=False, **SMALL)
+def test_mixed_precision_outputs_float32(seed, mixed_precision, text_input, pooling):
+    model = _model(text_input, pooling=pooling, compile=False, **SMALL)
     assert model.get_layer("sentiment_rnn_embedding").compute_dtype == "float16"
     assert model.get_layer("sentiment_rnn_rnn1").compute_dtype == "float16"
-    probabilities = keras.ops.convert_to_numpy(model(np.array([SHORT, LONG, ""])))
+    probabilities = keras.ops.convert_to_numpy(
+        model(_inputs(text_input, SHORT, LONG, ""))
+    )
     assert probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
 
 
-def test_mixed_precision_trains(seed, mixed_precision):
-    model = build_sentiment_rnn(pooling="attention", **SMALL)
-    logs = model.train_on_batch(*_order_dependent(8), return_dict=True)
+def test_mixed_precision_trains(seed, mixed_precision, text_input):
+    model = _model(text_input, pooling="attention", **SMALL)
+    texts, labels = _order_dependent(8)
+    logs = model.train_on_batch(_inputs(text_input, *texts), labels, return_dict=True)
     assert np.isfinite(logs["loss"])
 
 
@@ -276,6 +416,7 @@ def test_mixed_precision_trains(seed, mixed_precision):
         {"max_length": 2.5},
         {"learning_rate": 0},
         {"learning_rate": "fast"},
+        {"raw_text": "no"},
     ],
     ids=str,
 )
@@ -296,6 +437,7 @@ def test_invalid_arguments_raise(kwargs):
     ],
     ids=["not-a-layer", "not-adapted", "ragged", "multi-hot", "both"],
 )
+@tensorflow_only("TextVectorization options")
 def test_invalid_vectorizer_raises(kwargs):
     """A dict stands for the keyword arguments of a `TextVectorization`."""
     if isinstance(kwargs["vectorizer"], dict):

@@ -1,13 +1,20 @@
 import keras
 import numpy as np
 import pytest
-from test_case import assert_learns, run_model_smoke_test, run_saving_test
+from test_case import (
+    assert_learns,
+    assert_optimizer_kind,
+    run_model_smoke_test,
+    run_saving_test,
+)
 
 from cnnrnn.models import build_video_classifier
 from cnnrnn.models.video_classifier import (
     build_frame_average_classifier,
     feature_models,
 )
+
+pytestmark = pytest.mark.backends
 
 SMALL = {
     "num_frames": 4,
@@ -117,7 +124,7 @@ def test_defaults_are_relu_and_adam_without_weight_decay():
     ]
     features = encoder.get_layer("video_classifier_frame_features")
     assert features.activation.__name__ == "relu"
-    assert type(model.optimizer) is keras.optimizers.Adam
+    assert_optimizer_kind(model.optimizer, keras.optimizers.Adam)
     assert model.optimizer.weight_decay is None
 
 
@@ -128,7 +135,7 @@ def test_optimizer_weight_decay_and_activation(seed, tmp_path, builder):
     model = builder(
         num_classes=3, optimizer="sgd", weight_decay=1e-4, activation="gelu", **SMALL
     )
-    assert type(model.optimizer) is keras.optimizers.SGD
+    assert_optimizer_kind(model.optimizer, keras.optimizers.SGD)
     assert model.optimizer.momentum == 0.9
     assert model.optimizer.weight_decay == pytest.approx(1e-4)
     encoder = model.get_layer(f"{model.name}_frames_encoded").layer
@@ -147,7 +154,7 @@ def test_optimizer_weight_decay_and_activation(seed, tmp_path, builder):
     assert np.isfinite(logs["loss"])
 
     loaded = run_saving_test(model, clips, tmp_path)
-    assert type(loaded.optimizer) is keras.optimizers.SGD
+    assert_optimizer_kind(loaded.optimizer, keras.optimizers.SGD)
     assert loaded.optimizer.weight_decay == pytest.approx(1e-4)
 
 
@@ -163,7 +170,7 @@ def test_feature_models_keep_the_optimizer_kind_and_weight_decay(learning_rate):
     )
     _, head = feature_models(model, learning_rate=learning_rate)
     assert head.optimizer is not model.optimizer
-    assert type(head.optimizer) is keras.optimizers.RMSprop
+    assert_optimizer_kind(head.optimizer, keras.optimizers.RMSprop)
     assert head.optimizer.weight_decay == pytest.approx(1e-4)
     expected = 1e-2 if learning_rate is None else learning_rate
     assert float(head.optimizer.learning_rate) == pytest.approx(expected)
