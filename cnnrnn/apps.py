@@ -7,6 +7,7 @@ application's name.
 import dataclasses
 from collections.abc import Callable
 
+import keras
 import numpy as np
 
 from cnnrnn import captioning, classification
@@ -77,6 +78,9 @@ class App:
         captioner: callable or None. `captioner(model)` returns an object
             whose `caption(images, **options)` writes captions, for
             `cnnrnn caption`.
+        backends: tuple of str. Keras backends that can train and run the
+            application's model from the CLI (the data come through tf.data,
+            which every backend reads).
     """
 
     name: str
@@ -95,6 +99,7 @@ class App:
     sampler: Callable | None = None
     evaluation_metrics: Callable | None = None
     captioner: Callable | None = None
+    backends: tuple[str, ...] = ("tensorflow", "jax", "torch")
 
 
 def predict_images(model, inputs, config, *, top_k=3):
@@ -212,6 +217,7 @@ SENTIMENT_RNN = App(
     },
     model_from_data=("vocabulary", "num_classes", "standardize"),
     reports=(classification.confusion_matrix_report,),
+    backends=("tensorflow",),  # a raw-text model: strings need TensorFlow
 )
 
 CHAR_GENERATOR = App(
@@ -330,3 +336,14 @@ def get_app(name):
             "(see `cnnrnn list`)."
         )
     return APPS[name]
+
+
+def check_backend(app):
+    """Raises `CnnrnnError` if the active Keras backend cannot run `app`'s model."""
+    backend = keras.backend.backend()
+    if backend not in app.backends:
+        raise CnnrnnError(
+            f"{app.name} needs the {' or '.join(app.backends)} backend (active: "
+            f"{backend}). Set KERAS_BACKEND={app.backends[0]}, or see the README's "
+            "'Backends' section for what runs elsewhere."
+        )

@@ -287,10 +287,11 @@ def cmd_demo_data(args):
 
 def cmd_train(args):
     from cnnrnn import devices, training
-    from cnnrnn.apps import get_app
+    from cnnrnn.apps import check_backend, get_app
     from cnnrnn.errors import CnnrnnError
 
     app = get_app(args.app)
+    check_backend(app)
     epochs = {} if args.epochs is None else {"epochs": args.epochs}
     config = _resolve_config(
         app,
@@ -639,10 +640,11 @@ def cmd_compare(args):
 
 def cmd_profile(args):
     from cnnrnn import devices, profiling, training
-    from cnnrnn.apps import get_app
+    from cnnrnn.apps import check_backend, get_app
     from cnnrnn.data.common import first_example
 
     app = get_app(args.app)
+    check_backend(app)
     config = _resolve_config(
         app, args, devices={"precision": args.precision, "strategy": "one_device"}
     )

@@ -4,6 +4,8 @@ import pathlib
 import shutil
 import tempfile
 
+import keras
+
 from cnnrnn.errors import CnnrnnError
 
 FORMATS = {
@@ -27,8 +29,16 @@ def export_model(model, run_dir, *, format="saved_model", output=None, overwrite
         The path written.
 
     Raises:
-        CnnrnnError: for an unknown format or an existing output.
+        CnnrnnError: for an unknown format, an existing output or a backend
+            other than tensorflow.
     """
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise CnnrnnError(
+            f"Exporting a {format} needs the tensorflow backend (active: "
+            f"{backend}). Run the export with KERAS_BACKEND=tensorflow: the run's "
+            "model.keras loads there whatever backend trained it."
+        )
     if format not in FORMATS:
         raise CnnrnnError(
             f"Unknown export format. Received: format='{format}'. Expected one of "

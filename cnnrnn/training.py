@@ -363,7 +363,7 @@ def load_run(run_dir, *, safe_mode=True):
     Raises:
         RunDirError: when `run_dir` is not a finished run.
     """
-    from cnnrnn.apps import get_app
+    from cnnrnn.apps import check_backend, get_app
 
     run_dir = pathlib.Path(run_dir)
     if not runs.is_finished(run_dir):
@@ -373,5 +373,6 @@ def load_run(run_dir, *, safe_mode=True):
         )
     config = runs.read_json(run_dir / runs.CONFIG_FILE)
     app = get_app(config["app"])
+    check_backend(app)
     model = keras.saving.load_model(run_dir / runs.MODEL_FILE, safe_mode=safe_mode)
     return app, config, model

@@ -28,6 +28,18 @@ def test_registry_row_is_consistent(app, tmp_path):
     assert model.predict(inputs, verbose=0).shape[0] == len(targets)
 
 
+def test_backend_check_names_the_backend_to_set(monkeypatch):
+    apps.check_backend(apps.get_app("sentiment-rnn"))  # tensorflow
+    monkeypatch.setattr(apps.keras.backend, "backend", lambda: "torch")
+    apps.check_backend(apps.get_app("plant-classifier"))
+    with pytest.raises(
+        CnnrnnError,
+        match=r"sentiment-rnn needs the tensorflow backend \(active: torch\)\. "
+        "Set KERAS_BACKEND=tensorflow",
+    ):
+        apps.check_backend(apps.get_app("sentiment-rnn"))
+
+
 def test_unknown_application():
     with pytest.raises(CnnrnnError, match="cnnrnn list"):
         apps.get_app("plant_classifier")

@@ -17,6 +17,11 @@ def tensorflow_only(why):
     )
 
 
+# On jax and torch the subset trains one step (smoke tests) and checks the
+# forward pass against tensorflow's; whole fits take minutes on a CPU there.
+learning_check = tensorflow_only("a multi-epoch learning check")
+
+
 def run_model_smoke_test(model, x, y, *, expected_output_shape):
     """Checks that a compiled model predicts, trains and rebuilds from its config.
 

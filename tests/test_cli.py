@@ -144,6 +144,20 @@ def test_export_saved_model_and_tflite_match_the_keras_model(trained_run, capsys
     assert code == 1 and "--overwrite" in err
 
 
+def test_export_on_another_backend_is_a_one_line_error(
+    trained_run, capsys, monkeypatch, tmp_path
+):
+    import keras
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    output = tmp_path / "served"
+    code, _, err = run_cli(capsys, "export", str(trained_run), "--output", str(output))
+    assert code == 1
+    assert "needs the tensorflow backend (active: torch)" in err
+    assert "KERAS_BACKEND=tensorflow" in err
+    assert not output.exists()
+
+
 def test_unknown_application_and_option_are_one_line_errors(capsys, demo_home):
     code, _, err = run_cli(capsys, "train", "plant-clasifier")
     assert code == 1 and "plant-classifier" in err and "cnnrnn list" in err

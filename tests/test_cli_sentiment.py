@@ -52,6 +52,20 @@ def test_empty_text_is_a_one_line_error(sentiment_run, capsys):
     assert code == 1 and "Text 2 is empty" in err
 
 
+@pytest.mark.parametrize("command", ["train", "predict"])
+def test_other_backends_are_a_one_line_error(
+    sentiment_run, capsys, monkeypatch, command
+):
+    import keras
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    target = "sentiment-rnn" if command == "train" else str(sentiment_run)
+    code, _, err = run_cli(capsys, command, target, *(["good"] * (command != "train")))
+    assert code == 1
+    assert "sentiment-rnn needs the tensorflow backend (active: jax)" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_saved_model_gives_identical_probabilities_in_a_fresh_process(sentiment_run):
     import keras
     import numpy as np

@@ -36,7 +36,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from cnnrnn.apps import get_app
+from cnnrnn.apps import check_backend, get_app
 from cnnrnn.config import resolve_config
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning.hypermodels import HYPERMODELS
@@ -156,6 +156,7 @@ def make_job(table, *, path=None, output=None):
     if "app" not in table:
         raise CnnrnnError(f'{where} names no application: add app = "NAME".')
     app = get_app(table["app"])
+    check_backend(app)
     for section in ("search", "space", "data", "model", "training", "devices"):
         if not isinstance(table.get(section, {}), dict):
             raise CnnrnnError(

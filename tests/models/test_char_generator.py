@@ -5,7 +5,12 @@ import sys
 import keras
 import numpy as np
 import pytest
-from test_case import assert_optimizer_kind, run_model_smoke_test, run_saving_test
+from test_case import (
+    assert_optimizer_kind,
+    learning_check,
+    run_model_smoke_test,
+    run_saving_test,
+)
 
 from cnnrnn.models import CharSampler, build_char_generator, generate
 from cnnrnn.models.char_generator import RNN_TYPES, next_char_probabilities
@@ -128,6 +133,7 @@ def test_bad_sampling_options(seed, options, match):
         generate(model, "ab", **options)
 
 
+@learning_check
 def test_learns_a_repeated_phrase(seed):
     text = "hello world\n" * 40
     vocabulary = sorted(set(text))

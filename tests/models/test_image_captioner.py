@@ -6,7 +6,12 @@ import sys
 import keras
 import numpy as np
 import pytest
-from test_case import assert_optimizer_kind, run_model_smoke_test, run_saving_test
+from test_case import (
+    assert_optimizer_kind,
+    learning_check,
+    run_model_smoke_test,
+    run_saving_test,
+)
 
 from cnnrnn.models import CaptionDecoder, build_image_captioner, caption
 from cnnrnn.models.image_captioner import (
@@ -228,6 +233,7 @@ def test_bad_decoding_options_are_refused(seed):
         CaptionDecoder(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
 
 
+@learning_check
 def test_learns_to_caption_colours(seed):
     rng = np.random.default_rng(0)
     colours = {"red": (220, 30, 30), "blue": (30, 30, 220)}

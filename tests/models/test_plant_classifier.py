@@ -4,8 +4,10 @@ import pytest
 from test_case import (
     assert_learns,
     assert_optimizer_kind,
+    learning_check,
     run_model_smoke_test,
     run_saving_test,
+    tensorflow_only,
 )
 
 from cnnrnn.models import build_plant_classifier, prepare_fine_tuning
@@ -130,12 +132,14 @@ def test_saving_keeps_outputs(seed, tmp_path):
     run_saving_test(model, _images(4), tmp_path)
 
 
+@learning_check
 def test_learns_stripe_orientation(seed):
     x, y = _stripes(64)
     model = build_plant_classifier(num_classes=2, learning_rate=3e-3, **SMALL)
     assert_learns(model, x, y, epochs=10, min_accuracy=0.9)
 
 
+@tensorflow_only("every keras.applications backbone (the other tests build two)")
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_every_backbone_builds(backbone):
     model = build_plant_classifier(

@@ -4,6 +4,7 @@ import pytest
 from test_case import (
     assert_learns,
     assert_optimizer_kind,
+    learning_check,
     run_model_smoke_test,
     run_saving_test,
 )
@@ -91,6 +92,7 @@ def test_saving_keeps_outputs(seed, tmp_path):
     assert loaded.optimizer.weight_decay == pytest.approx(1e-4)
 
 
+@learning_check
 def test_learns_where_the_bright_row_is(seed):
     x, y = _bright_row(64)
     model = build_row_rnn_classifier(

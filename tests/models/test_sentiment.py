@@ -9,6 +9,7 @@ import pytest
 from test_case import (
     assert_learns,
     assert_optimizer_kind,
+    learning_check,
     run_model_smoke_test,
     run_saving_test,
     tensorflow_only,
@@ -346,6 +347,7 @@ def test_saved_model_predicts_raw_strings_in_a_fresh_process(seed, tmp_path):
     )
 
 
+@learning_check
 @pytest.mark.parametrize("pooling", POOLINGS)
 def test_learns_word_order(seed, text_input, pooling):
     texts, y = _order_dependent(64)

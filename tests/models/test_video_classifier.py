@@ -4,6 +4,7 @@ import pytest
 from test_case import (
     assert_learns,
     assert_optimizer_kind,
+    learning_check,
     run_model_smoke_test,
     run_saving_test,
 )
@@ -324,6 +325,7 @@ def test_feature_models_rejects_trainable_encoder_and_other_models():
         feature_models("model")
 
 
+@learning_check
 def test_learns_motion_that_the_frame_average_cannot(seed):
     x, y = _motion_clips(32)
     options = {
