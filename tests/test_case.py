@@ -4,6 +4,8 @@ Import them in a test module with `from test_case import run_model_smoke_test`
 (pytest puts `tests/` on `sys.path` because `tests/conftest.py` lives there).
 """
 
+import importlib.util
+
 import keras
 import numpy as np
 import pytest
@@ -16,6 +18,13 @@ def tensorflow_only(why):
         reason=f"tensorflow backend only: {why}",
     )
 
+
+# Keras preprocessing layers such as TextVectorization run TensorFlow inside,
+# on every backend; a GPU machine with only jax or torch has no TensorFlow.
+needs_tensorflow_package = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is None,
+    reason="needs the tensorflow package (TextVectorization)",
+)
 
 # On jax and torch the subset trains one step (smoke tests) and checks the
 # forward pass against tensorflow's; whole fits take minutes on a CPU there.

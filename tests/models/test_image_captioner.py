@@ -9,6 +9,7 @@ import pytest
 from test_case import (
     assert_optimizer_kind,
     learning_check,
+    needs_tensorflow_package,
     run_model_smoke_test,
     run_saving_test,
 )
@@ -291,6 +292,7 @@ def test_model_without_words_decodes_ids(seed):
         assert all(word.startswith("<") for word in text.split())
 
 
+@needs_tensorflow_package
 def test_vectorizer_vocabulary(seed):
     vectorizer = keras.layers.TextVectorization(vocabulary=["<start>", "<end>", *WORDS])
     model = build_image_captioner(
