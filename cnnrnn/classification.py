@@ -74,7 +74,8 @@ def predict_labels(model, dataset):
     ```
     """
     labels, predicted = [], []
-    for inputs, targets in dataset:
+    # NumPy batches: jax and torch take no TensorFlow tensors inside a dict.
+    for inputs, targets in dataset.as_numpy_iterator():
         labels.append(np.asarray(targets))
         predicted.append(np.argmax(model.predict_on_batch(inputs), axis=-1))
     return np.concatenate(labels), np.concatenate(predicted)

@@ -30,7 +30,7 @@ def feature_splits(frame_features, splits, *, seed):
         if dataset is None:
             return None
         features, masks, labels = [], [], []
-        for inputs, targets in dataset:
+        for inputs, targets in dataset.as_numpy_iterator():
             batch_size = batch_size or len(targets)
             features.append(
                 np.asarray(frame_features.predict_on_batch(inputs["frames"]))

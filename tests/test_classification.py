@@ -4,6 +4,7 @@ import types
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from cnnrnn import classification, runs
@@ -28,6 +29,20 @@ def test_predict_labels_pairs_every_label_with_its_prediction(seed):
     assert labels.shape == predicted.shape == (5,)
     pairs = sorted(zip(labels.tolist(), predicted.tolist(), strict=True))
     assert pairs == [(0, 0), (1, 1), (1, 2), (2, 1), (2, 2)]
+
+
+@pytest.mark.backends
+def test_predict_labels_feeds_dict_inputs_to_every_backend(seed):
+    """tf.data batches reach jax and torch models as NumPy (jax refuses TF tensors)."""
+    inputs = {"x": keras.Input((3,)), "scale": keras.Input((1,))}
+    outputs = tiny_classifier()(inputs["x"] * inputs["scale"])
+    model = keras.Model(inputs, outputs)
+    x = np.eye(3, dtype="float32")[[2, 0, 1]]
+    scale = np.ones((3, 1), "float32")
+    dataset = tf.data.Dataset.from_tensor_slices(({"x": x, "scale": scale}, [2, 0, 0]))
+    labels, predicted = classification.predict_labels(model, dataset.batch(2))
+    assert labels.tolist() == [2, 0, 0]
+    assert predicted.tolist() == [2, 0, 1]
 
 
 def test_confusion_matrix_report_writes_the_matrix_and_per_class_accuracy(
