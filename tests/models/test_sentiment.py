@@ -282,7 +282,11 @@ def test_smoke(seed, text_input):
     model = _model(text_input, **SMALL)
     texts = _inputs(text_input, "good movie", "not good", "the movie was very dull", "")
     run_model_smoke_test(
-        model, texts, np.array([1, 0, 0, 1]), expected_output_shape=(4, 2)
+        model,
+        texts,
+        np.array([1, 0, 0, 1]),
+        expected_output_shape=(4, 2),
+        py_dataset=text_input == "ids",
     )
 
 
