@@ -205,7 +205,17 @@ def _video_inputs(rng):
     return {"frames": frames, "mask": mask}
 
 
-_SENTIMENT_LENGTHS = [7, 5, 3, 1]
+def _sentiment_inputs(rng):
+    return _word_ids(rng, [7, 5, 3, 1], len(WORDS) + 2)
+
+
+def _char_inputs(rng):
+    return rng.integers(1, len(CHARS) + 1, (3, 7)).astype("int32")
+
+
+def _captioner_inputs(rng):
+    return [_images(rng, 3, (16, 16, 3)), _caption_tokens(rng, [4, 2, 3])]
+
 
 # name -> (seed, build, inputs from a NumPy generator, outputs).
 CASES = {
@@ -224,31 +234,31 @@ CASES = {
     "sentiment_lstm_bidirectional_attention": (
         201,
         _sentiment(),
-        lambda rng: _word_ids(rng, _SENTIMENT_LENGTHS, len(WORDS) + 2),
+        _sentiment_inputs,
         _forward,
     ),
     "sentiment_gru_stacked_max": (
         202,
         _sentiment(rnn_type="gru", bidirectional=False, num_layers=2, pooling="max"),
-        lambda rng: _word_ids(rng, _SENTIMENT_LENGTHS, len(WORDS) + 2),
+        _sentiment_inputs,
         _forward,
     ),
     "sentiment_gru_bidirectional_last": (
         203,
         _sentiment(rnn_type="gru", pooling="last"),
-        lambda rng: _word_ids(rng, _SENTIMENT_LENGTHS, len(WORDS) + 2),
+        _sentiment_inputs,
         _forward,
     ),
     "char_generator_lstm": (
         301,
         _char_generator("lstm"),
-        lambda rng: rng.integers(1, len(CHARS) + 1, (3, 7)).astype("int32"),
+        _char_inputs,
         _char_outputs,
     ),
     "char_generator_gru": (
         302,
         _char_generator("gru"),
-        lambda rng: rng.integers(1, len(CHARS) + 1, (3, 7)).astype("int32"),
+        _char_inputs,
         _char_outputs,
     ),
     "video_classifier_lstm": (401, _video_classifier("lstm"), _video_inputs, _forward),
@@ -256,25 +266,25 @@ CASES = {
     "image_captioner_bahdanau_lstm": (
         501,
         _image_captioner("bahdanau", "lstm"),
-        lambda rng: [_images(rng, 3, (16, 16, 3)), _caption_tokens(rng, [4, 2, 3])],
+        _captioner_inputs,
         _captioner_outputs,
     ),
     "image_captioner_bahdanau_gru": (
         503,
         _image_captioner("bahdanau", "gru"),
-        lambda rng: [_images(rng, 3, (16, 16, 3)), _caption_tokens(rng, [4, 2, 3])],
+        _captioner_inputs,
         _captioner_outputs,
     ),
     "image_captioner_luong_lstm": (
         516,
         _image_captioner("luong", "lstm"),
-        lambda rng: [_images(rng, 3, (16, 16, 3)), _caption_tokens(rng, [4, 2, 3])],
+        _captioner_inputs,
         _captioner_outputs,
     ),
     "image_captioner_luong_gru": (
         504,
         _image_captioner("luong", "gru"),
-        lambda rng: [_images(rng, 3, (16, 16, 3)), _caption_tokens(rng, [4, 2, 3])],
+        _captioner_inputs,
         _captioner_outputs,
     ),
     "row_classifier_lstm": (
