@@ -1,35 +1,46 @@
 """The application registry: CLI name -> factory, loader, demo data, defaults.
 
 A new application is one `App` row here; shared code never branches on the
-application's name.
+application's name. The rows name their functions by import path and load
+them on first use, so reading the registry (`cnnrnn list`, `--help`) imports
+neither Keras nor TensorFlow.
 """
 
 import dataclasses
+import functools
+import importlib
 from collections.abc import Callable
 
-import keras
 import numpy as np
 
-from cnnrnn import captioning, classification
-from cnnrnn.data import captions, chars, images, text, video
-from cnnrnn.data.demo import (
-    CHAR_DEMO_FILE,
-    SENTIMENT_DEMO_FILE,
-    write_caption_demo,
-    write_char_demo,
-    write_plant_demo,
-    write_sentiment_demo,
-    write_video_demo,
-)
+from cnnrnn.data.demo import CHAR_DEMO_FILE, SENTIMENT_DEMO_FILE
+from cnnrnn.data.options import STANDARDIZE
 from cnnrnn.errors import CnnrnnError, DataError
-from cnnrnn.generation import write_samples_report
-from cnnrnn.models import (
-    char_generator,
-    image_captioner,
-    plant_classifier,
-    sentiment,
-    video_classifier,
-)
+
+
+class Lazy:
+    """A function or class of another module, imported on its first use.
+
+    Calling it calls the target; `inspect.signature` sees the target's
+    signature (through `__wrapped__`).
+
+    Args:
+        path: str. `"package.module:name"`.
+    """
+
+    def __init__(self, path):
+        self.path = path
+
+    @functools.cached_property
+    def __wrapped__(self):
+        module, _, name = self.path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __call__(self, *args, **kwargs):
+        return self.__wrapped__(*args, **kwargs)
+
+    def __repr__(self):
+        return f"Lazy({self.path!r})"
 
 
 def class_names_option(config):
@@ -104,6 +115,9 @@ class App:
 
 def predict_images(model, inputs, config, *, top_k=3):
     """Classifies image files with a trained image classifier."""
+    from cnnrnn import classification
+    from cnnrnn.data import images
+
     pixels = images.load_image_files(inputs, image_size=config["data"]["image_size"])
     class_names = config["data_info"]["class_names"]
     return classification.predict_classes(
@@ -113,6 +127,8 @@ def predict_images(model, inputs, config, *, top_k=3):
 
 def predict_texts(model, inputs, config, *, top_k=3):
     """Classifies raw texts with a trained text classifier."""
+    from cnnrnn import classification
+
     texts = [str(item) for item in inputs]
     for number, item in enumerate(texts, start=1):
         if not item.strip():
@@ -125,6 +141,9 @@ def predict_texts(model, inputs, config, *, top_k=3):
 
 def predict_clips(model, inputs, config, *, top_k=3):
     """Classifies video clips (files, frame folders or `.npy` arrays)."""
+    from cnnrnn import classification
+    from cnnrnn.data import video
+
     data = config["data"]
     clips = video.load_clip_files(
         inputs, num_frames=data["num_frames"], frame_size=data["frame_size"]
@@ -137,6 +156,9 @@ def predict_clips(model, inputs, config, *, top_k=3):
 
 def predict_next_chars(model, inputs, config, *, top_k=3):
     """Ranks the characters most likely to follow each text."""
+    from cnnrnn import classification
+    from cnnrnn.models import char_generator
+
     vocabulary = config["model_from_data"]["vocabulary"]
     labels = ["(unknown)", *(repr(char) for char in vocabulary)]
     results = []
@@ -154,6 +176,9 @@ def predict_next_chars(model, inputs, config, *, top_k=3):
 def predict_captions(model, inputs, config, *, top_k=3):
     """Captions image files by beam search (`top_k` is unused: one caption each)."""
     del top_k
+    from cnnrnn.data import images
+    from cnnrnn.models import image_captioner
+
     pixels = images.load_image_files(inputs, image_size=config["data"]["image_size"])
     found = image_captioner.CaptionDecoder(model).caption(
         pixels, beam_width=config["training"]["beam_width"], return_scores=True
@@ -170,9 +195,9 @@ def predict_captions(model, inputs, config, *, top_k=3):
 PLANT_CLASSIFIER = App(
     name="plant-classifier",
     summary="RGB image -> plant class (CNN, optional pretrained backbone)",
-    build_model=plant_classifier.build_plant_classifier,
-    load_data=images.load_images,
-    write_demo_data=write_plant_demo,
+    build_model=Lazy("cnnrnn.models.plant_classifier:build_plant_classifier"),
+    load_data=Lazy("cnnrnn.data.images:load_images"),
+    write_demo_data=Lazy("cnnrnn.data.demo:write_plant_demo"),
     predict=predict_images,
     defaults={
         "data": {
@@ -187,16 +212,16 @@ PLANT_CLASSIFIER = App(
         "training": {"epochs": 30, "early_stopping_patience": 6},
     },
     model_from_data=("input_shape", "num_classes"),
-    reports=(classification.confusion_matrix_report,),
-    prepare_fine_tuning=plant_classifier.prepare_fine_tuning,
+    reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
+    prepare_fine_tuning=Lazy("cnnrnn.models.plant_classifier:prepare_fine_tuning"),
 )
 
 SENTIMENT_RNN = App(
     name="sentiment-rnn",
     summary="raw text -> sentiment (Embedding + LSTM/GRU, bidirectional)",
-    build_model=sentiment.build_sentiment_rnn,
-    load_data=text.load_text_classification,
-    write_demo_data=write_sentiment_demo,
+    build_model=Lazy("cnnrnn.models.sentiment:build_sentiment_rnn"),
+    load_data=Lazy("cnnrnn.data.text:load_text_classification"),
+    write_demo_data=Lazy("cnnrnn.data.demo:write_sentiment_demo"),
     demo_source=SENTIMENT_DEMO_FILE,
     predict=predict_texts,
     defaults={
@@ -210,22 +235,22 @@ SENTIMENT_RNN = App(
             "test_split": 0.15,
             "seed": 1337,
             "max_tokens": 20000,
-            "standardize": text.STANDARDIZE,
+            "standardize": STANDARDIZE,
             "bucketing": True,
         },
         "training": {"epochs": 30, "early_stopping_patience": 5},
     },
     model_from_data=("vocabulary", "num_classes", "standardize"),
-    reports=(classification.confusion_matrix_report,),
+    reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
     backends=("tensorflow",),  # a raw-text model: strings need TensorFlow
 )
 
 CHAR_GENERATOR = App(
     name="char-generator",
     summary="text -> next character (LSTM/GRU); fast stateful sampling",
-    build_model=char_generator.build_char_generator,
-    load_data=chars.load_char_corpus,
-    write_demo_data=write_char_demo,
+    build_model=Lazy("cnnrnn.models.char_generator:build_char_generator"),
+    load_data=Lazy("cnnrnn.data.chars:load_char_corpus"),
+    write_demo_data=Lazy("cnnrnn.data.demo:write_char_demo"),
     demo_source=CHAR_DEMO_FILE,
     predict=predict_next_chars,
     defaults={
@@ -241,19 +266,19 @@ CHAR_GENERATOR = App(
         "training": {"epochs": 20, "early_stopping_patience": 3},
     },
     model_from_data=("vocabulary", "lowercase"),
-    reports=(write_samples_report,),
+    reports=(Lazy("cnnrnn.generation:write_samples_report"),),
     evaluation_options=lambda config: {
         "vocabulary": config["model_from_data"]["vocabulary"]
     },
-    sampler=char_generator.CharSampler,
+    sampler=Lazy("cnnrnn.models.char_generator:CharSampler"),
 )
 
 VIDEO_CLASSIFIER = App(
     name="video-classifier",
     summary="video clip -> class (per-frame CNN + LSTM/GRU)",
-    build_model=video_classifier.build_video_classifier,
-    load_data=video.load_videos,
-    write_demo_data=write_video_demo,
+    build_model=Lazy("cnnrnn.models.video_classifier:build_video_classifier"),
+    load_data=Lazy("cnnrnn.data.video:load_videos"),
+    write_demo_data=Lazy("cnnrnn.data.demo:write_video_demo"),
     predict=predict_clips,
     defaults={
         "data": {
@@ -275,16 +300,16 @@ VIDEO_CLASSIFIER = App(
         },
     },
     model_from_data=("num_frames", "frame_shape", "num_classes"),
-    reports=(classification.confusion_matrix_report,),
-    feature_models=video_classifier.feature_models,
+    reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
+    feature_models=Lazy("cnnrnn.models.video_classifier:feature_models"),
 )
 
 IMAGE_CAPTIONER = App(
     name="image-captioner",
     summary="image -> caption (CNN encoder + attention LSTM/GRU decoder)",
-    build_model=image_captioner.build_image_captioner,
-    load_data=captions.load_captions,
-    write_demo_data=write_caption_demo,
+    build_model=Lazy("cnnrnn.models.image_captioner:build_image_captioner"),
+    load_data=Lazy("cnnrnn.data.captions:load_captions"),
+    write_demo_data=Lazy("cnnrnn.data.demo:write_caption_demo"),
     predict=predict_captions,
     defaults={
         "data": {
@@ -296,20 +321,20 @@ IMAGE_CAPTIONER = App(
             "seed": 1337,
             "max_tokens": 10000,
             "max_length": None,
-            "standardize": text.STANDARDIZE,
+            "standardize": STANDARDIZE,
             "on_bad_file": "skip",
             "cache": True,
         },
         "training": {"epochs": 12, "early_stopping_patience": 3, "beam_width": 3},
     },
     model_from_data=("vocabulary", "image_shape", "max_length"),
-    reports=(captioning.write_examples_report,),
+    reports=(Lazy("cnnrnn.captioning:write_examples_report"),),
     evaluation_options=lambda config: {
         "vocabulary": config["model_from_data"]["vocabulary"],
         "max_length": config["model_from_data"]["max_length"],
     },
-    evaluation_metrics=captioning.bleu_metrics,
-    captioner=image_captioner.CaptionDecoder,
+    evaluation_metrics=Lazy("cnnrnn.captioning:bleu_metrics"),
+    captioner=Lazy("cnnrnn.models.image_captioner:CaptionDecoder"),
 )
 
 APPS = {
@@ -340,6 +365,8 @@ def get_app(name):
 
 def check_backend(app):
     """Raises `CnnrnnError` if the active Keras backend cannot run `app`'s model."""
+    import keras
+
     backend = keras.backend.backend()
     if backend not in app.backends:
         raise CnnrnnError(

@@ -1,7 +1,8 @@
 """The `cnnrnn` command line.
 
-Heavy imports (TensorFlow, Keras) happen after argument parsing, so `--help`
-is instant and TensorFlow's start-up chatter can be kept off the terminal.
+Heavy imports (TensorFlow, Keras) happen after argument parsing, and only in
+the commands that run a model, so `--help`, `list`, `new` and `demo-data`
+answer at once and TensorFlow's start-up chatter is kept off the terminal.
 """
 
 import argparse
@@ -32,7 +33,7 @@ def main(argv=None):
         with quiet:
             if hasattr(args, "prepare"):
                 args.prepare(args)  # before the backend starts (GPU pinning)
-            if not args.debug:
+            if args.uses_backend and not args.debug:
                 _import_backend()
         args.handler(args)
     except KeyboardInterrupt:
@@ -61,20 +62,21 @@ def build_parser():
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks and TF logs"
     )
+    parser.set_defaults(uses_backend=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub = commands.add_parser("list", help="list the applications")
-    sub.set_defaults(handler=cmd_list)
+    sub.set_defaults(handler=cmd_list, uses_backend=False)
 
     sub = commands.add_parser("devices", help="show accelerators, precision, strategy")
     sub.add_argument("--json", action="store_true", help="print JSON")
     _add_device_options(sub)
-    sub.set_defaults(handler=cmd_devices)
+    sub.set_defaults(handler=cmd_devices, uses_backend=False)
 
     sub = commands.add_parser("demo-data", help="write an application's demo data")
     sub.add_argument("app", metavar="APP")
     sub.add_argument("directory", metavar="DIR", type=pathlib.Path)
-    sub.set_defaults(handler=cmd_demo_data)
+    sub.set_defaults(handler=cmd_demo_data, uses_backend=False)
 
     sub = commands.add_parser("train", help="train a model into a run directory")
     _add_config_options(sub)
@@ -191,7 +193,7 @@ def build_parser():
     sub.add_argument(
         "--overwrite", action="store_true", help="write into a non-empty DIR"
     )
-    sub.set_defaults(handler=cmd_new)
+    sub.set_defaults(handler=cmd_new, uses_backend=False)
 
     sub = commands.add_parser("export", help="write a serving artefact")
     sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
@@ -848,7 +850,15 @@ def _one_line(error):
 
 
 def _import_backend():
-    """Imports TensorFlow and lists devices once, so its native logs happen here."""
+    """Imports TensorFlow and lists devices once, so its native logs happen here.
+
+    Only on the tensorflow backend; the commands that need no model
+    (`list`, `new`, `demo-data`, `devices`) skip this.
+    """
+    from cnnrnn.devices import active_backend
+
+    if active_backend() != "tensorflow":
+        return
     try:
         import tensorflow as tf
     except ImportError:

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import subprocess
+import sys
 
 import rich.console
 import rich.table
@@ -88,10 +89,24 @@ def _parse_capability(value):
 
 
 def active_backend():
-    """Returns the name of the active Keras backend, e.g. `"tensorflow"`."""
-    import keras
+    """Returns the name of the active Keras backend, e.g. `"tensorflow"`.
 
-    return keras.backend.backend()
+    Before Keras is imported, reads the backend Keras will choose (the
+    `KERAS_BACKEND` variable, then `keras.json` in `KERAS_HOME` or
+    `~/.keras`), so that asking starts no backend.
+    """
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(
+        os.path.expanduser("~"), ".keras"
+    )
+    try:
+        with open(os.path.join(home, "keras.json")) as file:
+            return json.load(file).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
 
 
 def _tensorflow_accelerators():

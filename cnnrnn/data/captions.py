@@ -20,22 +20,21 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from cnnrnn.data.common import (
-    DataSplits,
-    check_choice,
-    check_positive_int,
-    check_split_fractions,
-    stratified_split,
-)
+from cnnrnn.data.common import DataSplits, stratified_split
 from cnnrnn.data.images import (
     IMAGE_EXTENSIONS,
     _image_size,
     check_image_files,
     image_decoder,
 )
-from cnnrnn.data.text import (
+from cnnrnn.data.options import (
     STANDARDIZE,
     STANDARDIZE_CHOICES,
+    check_choice,
+    check_positive_int,
+    check_split_fractions,
+)
+from cnnrnn.data.text import (
     adapt_vocabulary,
     read_table_rows,
     tokenize,

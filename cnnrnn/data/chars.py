@@ -6,7 +6,8 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from cnnrnn.data.common import DataSplits, check_positive_int, check_split_fractions
+from cnnrnn.data.common import DataSplits
+from cnnrnn.data.options import check_positive_int, check_split_fractions
 from cnnrnn.data.text import TEXT_EXTENSION
 from cnnrnn.errors import DataError
 

@@ -1,12 +1,12 @@
 """What every data loader returns, and helpers shared by the loaders."""
 
 import dataclasses
-import numbers
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from cnnrnn.data.options import check_split_fractions
 from cnnrnn.errors import DataError
 
 
@@ -33,40 +33,6 @@ class DataSplits:
     model_args: dict
     info: dict
     extras: dict = dataclasses.field(default_factory=dict)
-
-
-def check_choice(name, value, choices):
-    """Raises `DataError` unless `value` is one of `choices` (keras style)."""
-    if value not in choices:
-        expected = ", ".join(repr(choice) for choice in choices)
-        raise DataError(f"Received: {name}={value!r}. Expected one of {expected}.")
-
-
-def check_positive_int(name, value):
-    """Raises `DataError` unless `value` is an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise DataError(f"Received: {name}={value!r}. Expected an integer >= 1.")
-
-
-def check_split_fractions(validation_split, test_split):
-    """Raises `DataError` unless both fractions are in [0, 1] and sum to <= 1."""
-    for name, value in (
-        ("validation_split", validation_split),
-        ("test_split", test_split),
-    ):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Real)
-            or not 0 <= value <= 1
-        ):
-            raise DataError(
-                f"Received: {name}={value!r}. Expected a fraction between 0 and 1."
-            )
-    if validation_split + test_split > 1 + 1e-9:
-        raise DataError(
-            f"Received: validation_split={validation_split!r}, "
-            f"test_split={test_split!r}. Expected fractions that sum to at most 1."
-        )
 
 
 def stratified_split(labels, *, validation_split, test_split, seed):

@@ -13,7 +13,7 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw
 
-from cnnrnn.data.common import check_positive_int
+from cnnrnn.data.options import check_positive_int
 from cnnrnn.errors import DataError
 
 PLANT_CLASSES = ("heart", "maple", "needle", "oval")

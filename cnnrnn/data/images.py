@@ -13,14 +13,12 @@ from PIL import Image, UnidentifiedImageError
 
 from cnnrnn.data.common import (
     DataSplits,
-    check_choice,
-    check_positive_int,
-    check_split_fractions,
     label_order,
     prepare_tfds_classification,
     stratified_split,
     tfds_classification_builder,
 )
+from cnnrnn.data.options import check_choice, check_positive_int, check_split_fractions
 from cnnrnn.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")

@@ -10,18 +10,16 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from cnnrnn.data.common import (
-    DataSplits,
+from cnnrnn.data.common import DataSplits, stratified_split, tfds_classification_builder
+from cnnrnn.data.options import (
+    STANDARDIZE,
+    STANDARDIZE_CHOICES,
     check_choice,
     check_positive_int,
     check_split_fractions,
-    stratified_split,
-    tfds_classification_builder,
 )
 from cnnrnn.errors import DataError
 
-STANDARDIZE = "lower_and_strip_punctuation"
-STANDARDIZE_CHOICES = (STANDARDIZE, "lower", "strip_punctuation", None)
 TEXT_EXTENSION = ".txt"
 
 _DELIMITERS = {"auto": None, "tab": "\t", "\t": "\t", ",": ","}

@@ -25,15 +25,13 @@ from PIL import Image, ImageOps
 
 from cnnrnn.data.common import (
     DataSplits,
-    check_choice,
-    check_positive_int,
-    check_split_fractions,
     label_order,
     prepare_tfds_classification,
     stratified_split,
     tfds_classification_builder,
 )
 from cnnrnn.data.images import IMAGE_EXTENSIONS
+from cnnrnn.data.options import check_choice, check_positive_int, check_split_fractions
 from cnnrnn.errors import DataError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv", ".mov")
