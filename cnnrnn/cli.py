@@ -301,6 +301,7 @@ def cmd_train(args):
         training=epochs,
         devices={"precision": args.precision, "strategy": args.strategy},
     )
+    _say_demo_settings(app, config)
     strategy = devices.report(strategy=args.strategy)["strategy"]
     if args.output is None and strategy == "multi_worker":
         raise CnnrnnError(
@@ -789,6 +790,22 @@ def _resolve_config(app, args, **sections):
         overrides.setdefault(section, {}).update(values)
     return config_module.resolve_config(
         app, file_config=file_config, overrides=overrides
+    )
+
+
+def _say_demo_settings(app, config):
+    """Tells a run on the demo data which showcase settings it uses."""
+    if config["data"].get("source") or not app.demo:
+        return
+    settings = ", ".join(
+        f"{section}.{key}={json.dumps(value)}"
+        for section, values in app.demo.items()
+        for key, value in values.items()
+    )
+    console.print(
+        f"Demo data, with its showcase settings: {escape(settings)}. Your own "
+        "data (--data) gets the defaults made for real data.",
+        soft_wrap=True,
     )
 
 

@@ -18,6 +18,7 @@ TRAINING_DEFAULTS = {
     "early_stopping_patience": 5,
     "fine_tune_epochs": 0,
     "fine_tune_learning_rate": 1e-5,
+    "learning_rate_schedule": "constant",
     "seed": 1337,
 }
 DEVICE_DEFAULTS = {"precision": "auto", "strategy": "auto"}
@@ -59,8 +60,18 @@ def factory_defaults(factory, *, exclude=()):
     }
 
 
+def uses_demo_data(file_config=None, overrides=None):
+    """Whether a configuration names no data source (so trains on the demo)."""
+    layers = (file_config or {}, overrides or {})
+    return not any(layer.get("data", {}).get("source") for layer in layers)
+
+
 def resolve_config(app, *, file_config=None, overrides=None):
     """Merges an application's defaults, a config file and overrides.
+
+    Without a data source in `file_config` or `overrides` the run trains on
+    the generated demo data, and the application's `demo` settings go
+    between its defaults and the file.
 
     Args:
         app: `cnnrnn.apps.App`. The application.
@@ -90,7 +101,8 @@ def resolve_config(app, *, file_config=None, overrides=None):
         "training": sorted({**TRAINING_DEFAULTS, **app.defaults.get("training", {})}),
         "devices": sorted(DEVICE_DEFAULTS),
     }
-    for layer in (file_config or {}, overrides or {}):
+    demo = [app.demo] if uses_demo_data(file_config, overrides) else []
+    for layer in (*demo, file_config or {}, overrides or {}):
         for section, values in layer.items():
             if section not in SECTIONS:
                 raise CnnrnnError(

@@ -2,6 +2,7 @@
 
 import datetime
 import hashlib
+import math
 import pathlib
 import shutil
 import time
@@ -14,6 +15,8 @@ from cnnrnn import __version__, devices, multi_worker, plots, precompute, runs
 from cnnrnn.data.demo import ensure_demo_data
 from cnnrnn.errors import CnnrnnError, RunDirError
 from cnnrnn.progress import RichProgress
+
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 
 
 def default_run_dir(app_name):
@@ -242,6 +245,8 @@ class Fitter:
             ),
             keras.callbacks.CSVLogger(self.history_path, append=True),
         ]
+        if self.training["learning_rate_schedule"] == "cosine":
+            callbacks.append(cosine_decay(self.model, initial_epoch, epochs))
         progress = RichProgress(self.console, description=description)
         try:
             self.model.fit(
@@ -255,6 +260,30 @@ class Fitter:
             )
         finally:
             progress.close()  # also when interrupted, so the terminal is restored
+
+
+def cosine_decay(model, first_epoch, end_epoch):
+    """A callback that lowers the learning rate to 0 along half a cosine.
+
+    The rate starts at the optimizer's rate now (before any backup is
+    restored, so a resumed run decays from the same start) and reaches 0
+    after `end_epoch`: a phase ends on small, steady steps.
+
+    Args:
+        model: compiled `keras.Model`.
+        first_epoch: int. First epoch of the phase (0-based).
+        end_epoch: int. Epoch at which the phase ends (exclusive).
+
+    Returns:
+        A `keras.callbacks.LearningRateScheduler`.
+    """
+    start = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    span = end_epoch - first_epoch
+
+    def schedule(epoch, rate):
+        return start * 0.5 * (1 + math.cos(math.pi * (epoch - first_epoch) / span))
+
+    return keras.callbacks.LearningRateScheduler(schedule)
 
 
 def _best_epoch(history, monitor):
@@ -303,6 +332,12 @@ def check_training_options(training):
             raise CnnrnnError(
                 f"Received: {key}={value!r}. Expected an integer >= {minimum}."
             )
+    schedule = training["learning_rate_schedule"]
+    if schedule not in LEARNING_RATE_SCHEDULES:
+        raise CnnrnnError(
+            f"Received: learning_rate_schedule={schedule!r}. Expected one of "
+            f"{', '.join(map(repr, LEARNING_RATE_SCHEDULES))}."
+        )
     rate = training["fine_tune_learning_rate"]
     if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
         raise CnnrnnError(

@@ -1,9 +1,29 @@
 import os
+import resource
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+
+
+_STARTED = time.perf_counter()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Closes each stage of `.ci/run` with its backend, wall and CPU seconds."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller reports
+        return
+    cpu = sum(
+        getattr(resource.getrusage(who), field)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for field in ("ru_utime", "ru_stime")
+    )
+    terminalreporter.write_line(
+        f"stage {keras.backend.backend()}: {time.perf_counter() - _STARTED:.0f} s "
+        f"wall, {cpu:.0f} s CPU (this process and the workers it has reaped)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):

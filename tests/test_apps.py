@@ -3,6 +3,7 @@
 import inspect
 import pathlib
 
+import keras
 import pytest
 from rich.console import Console
 
@@ -30,7 +31,7 @@ def test_registry_row_is_consistent(app, tmp_path):
 
 def test_backend_check_names_the_backend_to_set(monkeypatch):
     apps.check_backend(apps.get_app("sentiment-rnn"))  # tensorflow
-    monkeypatch.setattr(apps.keras.backend, "backend", lambda: "torch")
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
     apps.check_backend(apps.get_app("plant-classifier"))
     with pytest.raises(
         CnnrnnError,

@@ -8,12 +8,29 @@ APP = apps.get_app("plant-classifier")
 
 
 def test_defaults_hold_every_factory_option():
-    config = resolve_config(APP)
+    config = resolve_config(APP, overrides={"data": {"source": "my_photos"}})
     assert config["app"] == "plant-classifier"
     assert config["model"]["depth"] == 3
     assert "num_classes" not in config["model"]
     assert config["training"]["epochs"] == 30
     assert config["devices"] == {"precision": "auto", "strategy": "auto"}
+
+
+def test_the_demo_data_gets_its_showcase_settings_and_own_data_does_not(tmp_path):
+    demo = resolve_config(APP)
+    assert demo["data"]["image_size"] == [32, 32]
+    assert demo["model"]["base_filters"] == 16
+    assert demo["training"]["learning_rate_schedule"] == "cosine"
+    own = resolve_config(APP, overrides={"data": {"source": "my_photos"}})
+    assert own["data"]["image_size"] == [64, 64]
+    assert own["model"]["base_filters"] == 32
+    path = tmp_path / "config.toml"
+    path.write_text('[data]\nsource = "my_photos"\n')
+    assert resolve_config(APP, file_config=load_config_file(path)) == own
+    # On the demo, a file and the command line still win over the showcase.
+    mine = resolve_config(APP, overrides={"model": {"base_filters": 8}})
+    assert mine["model"]["base_filters"] == 8
+    assert mine["data"]["image_size"] == [32, 32]
 
 
 def test_overrides_win_over_the_file_which_wins_over_defaults(tmp_path):
