@@ -46,6 +46,8 @@ def test_unknown_application():
         apps.get_app("plant_classifier")
 
 
+@pytest.mark.slow  # the README's main job; fast: test_config's demo settings,
+# tests/models/test_plant_classifier.py::test_learns_stripe_orientation, test_cli
 def test_plant_classifier_learns_its_demo_data_with_default_settings(
     tmp_path, monkeypatch
 ):
@@ -62,6 +64,7 @@ def test_plant_classifier_learns_its_demo_data_with_default_settings(
     assert metrics["accuracy"] >= 0.85  # held-out test split, chance is 0.25
 
 
+@pytest.mark.slow  # fast: tests/models/test_sentiment.py::test_learns_word_order
 def test_sentiment_rnn_learns_its_demo_data_with_default_settings(
     tmp_path, monkeypatch
 ):
@@ -77,6 +80,7 @@ def test_sentiment_rnn_learns_its_demo_data_with_default_settings(
     assert metrics["accuracy"] >= 0.95  # held-out test split, chance is 0.5
 
 
+@pytest.mark.slow  # fast: test_char_generator.py::test_learns_a_repeated_phrase
 def test_char_generator_learns_its_demo_play(tmp_path, monkeypatch):
     """Default model, 10 epochs: far below the 5.6 bits of a uniform guess."""
     monkeypatch.setenv("CNNRNN_HOME", str(tmp_path / "home"))
@@ -127,6 +131,7 @@ def test_sentiment_rnn_on_real_review_sentences(tmp_path):
     assert metrics["accuracy"] >= 0.8, metrics["accuracy"]
 
 
+@pytest.mark.slow  # fast: test_image_captioner.py::test_learns_to_caption_colours
 def test_image_captioner_learns_unseen_colour_shape_pairs(tmp_path):
     """Default model on fewer scenes: test scenes pair colours and shapes unseen."""
     app = apps.get_app("image-captioner")

@@ -61,8 +61,8 @@ def render_with_stock_cookiecutter(app_name, output, options=None):
     return project
 
 
-def run_project_tests(project):
-    """The project's own CI: ruff, then its tests."""
+def run_project_tests(project, *pytest_args):
+    """The project's own CI: ruff, then its tests (`pytest_args` select some)."""
     for check in (["check", "."], ["format", "--check", "."]):
         lint = subprocess.run(
             [sys.executable, "-m", "ruff", *check],
@@ -72,7 +72,7 @@ def run_project_tests(project):
         )
         assert lint.returncode == 0, lint.stdout[-3000:]
     tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args],
         cwd=project,
         capture_output=True,
         text=True,
@@ -101,8 +101,15 @@ def test_the_default_project_is_complete_and_its_tests_pass(app_name, tmp_path):
     assert "5 passed" in output  # with the search job's and the notebook's tests
 
 
+@pytest.mark.parametrize(
+    "train",
+    # The default projects above train; with other options, the configs and
+    # models are checked, and the one-epoch training runs with -m slow.
+    [False, pytest.param(True, marks=pytest.mark.slow)],
+    ids=["no-training", "training"],
+)
 @pytest.mark.parametrize("app_name", sorted(NON_DEFAULT))
-def test_other_options_give_a_project_whose_tests_pass(app_name, tmp_path):
+def test_other_options_give_a_project_whose_tests_pass(app_name, train, tmp_path):
     options, config_line = NON_DEFAULT[app_name]
     project = render_with_stock_cookiecutter(app_name, tmp_path, options)
     assert config_line in (project / "config.toml").read_text()
@@ -114,7 +121,8 @@ def test_other_options_give_a_project_whose_tests_pass(app_name, tmp_path):
         assert licence.startswith("BSD 3-Clause License")
     if options.get("license") == "Proprietary":
         assert "All rights reserved." in licence
-    run_project_tests(project)
+    output = run_project_tests(project, *([] if train else ["-k", "not one_epoch"]))
+    assert " passed" in output and "failed" not in output
 
 
 def test_cnnrnn_new_renders_into_the_folder_it_is_given(tmp_path, capsys):
