@@ -275,6 +275,9 @@ CHAR_GENERATOR = App(
         },
         "training": {"epochs": 20, "early_stopping_patience": 3},
     },
+    # 128 units: 89 s of training instead of 206 s on 2 cores, validation
+    # 0.70 bits per character instead of 0.59, speaker names all learned.
+    demo={"model": {"units": 128}},
     model_from_data=("vocabulary", "lowercase"),
     reports=(Lazy("cnnrnn.generation:write_samples_report"),),
     evaluation_options=lambda config: {

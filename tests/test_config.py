@@ -33,6 +33,13 @@ def test_the_demo_data_gets_its_showcase_settings_and_own_data_does_not(tmp_path
     assert mine["data"]["image_size"] == [32, 32]
 
 
+def test_the_char_demo_trains_a_smaller_network_than_own_text():
+    char = apps.get_app("char-generator")
+    assert resolve_config(char)["model"]["units"] == 128
+    own = resolve_config(char, overrides={"data": {"source": "my_play.txt"}})
+    assert own["model"]["units"] == 256
+
+
 def test_overrides_win_over_the_file_which_wins_over_defaults(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text("[model]\ndepth = 2\ndropout = 0.4\n[training]\nepochs = 3\n")
