@@ -216,10 +216,17 @@ PLANT_CLASSIFIER = App(
         },
         "training": {"epochs": 30, "early_stopping_patience": 6},
     },
-    demo={  # 20 M FLOPs per image instead of 309 M; no augmentation needed
+    # 20 M FLOPs per image instead of 309 M, no augmentation needed; the
+    # cosine schedule runs to its end. 2 cores, seeds 1/2/3: 30/39/33 s of
+    # training, best validation accuracy 0.978/0.957/0.989, test 0.977/0.989/0.989.
+    demo={
         "data": {"image_size": [32, 32], "batch_size": 16},
         "model": {"base_filters": 16, "augment": False},
-        "training": {"epochs": 18, "learning_rate_schedule": "cosine"},
+        "training": {
+            "epochs": 24,
+            "early_stopping_patience": 24,
+            "learning_rate_schedule": "cosine",
+        },
     },
     model_from_data=("input_shape", "num_classes"),
     reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
@@ -312,6 +319,13 @@ VIDEO_CLASSIFIER = App(
             "precompute_features": False,
         },
     },
+    # 43 M FLOPs per clip instead of 241 M. 2 cores, seeds 1/2: 94/85 s of
+    # training, best validation accuracy 0.989/0.989, test 1.0/0.989.
+    demo={
+        "data": {"num_frames": 8},
+        "model": {"encoder_filters": 8},
+        "training": {"epochs": 20},
+    },
     model_from_data=("num_frames", "frame_shape", "num_classes"),
     reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
     feature_models=Lazy("cnnrnn.models.video_classifier:feature_models"),
@@ -339,6 +353,12 @@ IMAGE_CAPTIONER = App(
             "cache": True,
         },
         "training": {"epochs": 12, "early_stopping_patience": 3, "beam_width": 3},
+    },
+    # 7 M FLOPs per example instead of 27 M. 2 cores: 104 s of training
+    # instead of 228 s, test BLEU-4 0.909 with beam search instead of 0.941.
+    demo={
+        "model": {"encoder_filters": 8, "units": 64, "learning_rate": 2e-3},
+        "training": {"epochs": 7},
     },
     model_from_data=("vocabulary", "image_shape", "max_length"),
     reports=(Lazy("cnnrnn.captioning:write_examples_report"),),

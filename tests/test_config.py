@@ -33,11 +33,15 @@ def test_the_demo_data_gets_its_showcase_settings_and_own_data_does_not(tmp_path
     assert mine["data"]["image_size"] == [32, 32]
 
 
-def test_the_char_demo_trains_a_smaller_network_than_own_text():
-    char = apps.get_app("char-generator")
-    assert resolve_config(char)["model"]["units"] == 128
-    own = resolve_config(char, overrides={"data": {"source": "my_play.txt"}})
-    assert own["model"]["units"] == 256
+@pytest.mark.parametrize("name", [n for n, app in apps.APPS.items() if app.demo])
+def test_each_demo_gets_its_own_showcase_settings_and_own_data_the_defaults(name):
+    app = apps.get_app(name)
+    demo = resolve_config(app)
+    own = resolve_config(app, overrides={"data": {"source": "my_data"}})
+    for section, options in app.demo.items():
+        for key, value in options.items():
+            assert demo[section][key] == value
+            assert own[section][key] != value, f"{section}.{key}"
 
 
 def test_overrides_win_over_the_file_which_wins_over_defaults(tmp_path):
