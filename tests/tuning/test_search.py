@@ -102,7 +102,7 @@ def test_first_trial_is_the_template_and_seeds_repeat(reviews, tmp_path):
         "app": "sentiment-rnn",
         "search": {"algorithm": "random", "max_trials": 2, "retrain_best": False},
         "training": {"epochs": 1},
-        "data": {"source": reviews, "batch_size": 16},
+        "data": {"source": reviews, "batch_size": 16, "bucketing": False},
         "model": SMALL,
         "space": {"units": {"values": [8, 16]}, "embedding_dim": 8, "num_layers": 1},
     }
@@ -133,7 +133,7 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(reviews, tmp_path):
                 "retrain_best": False,
             },
             "training": {"epochs": 1},
-            "data": {"source": reviews, "batch_size": 16},
+            "data": {"source": reviews, "batch_size": 16, "bucketing": False},
             "model": {"units": 8},
             "space": {
                 "units": {"values": [8, 128]},
@@ -187,7 +187,7 @@ def test_memory_stays_flat_over_ten_trials(reviews, tmp_path, monkeypatch):
             "app": "sentiment-rnn",
             "search": {"algorithm": "random", "max_trials": 10, "retrain_best": False},
             "training": {"epochs": 1},
-            "data": {"source": reviews, "batch_size": 16},
+            "data": {"source": reviews, "batch_size": 16, "bucketing": False},
             "space": {
                 "units": {"values": [16, 32, 64]},
                 "num_layers": 1,
@@ -207,7 +207,7 @@ def test_output_folders_are_never_clobbered(reviews, tmp_path):
         "app": "sentiment-rnn",
         "search": {"max_trials": 1, "retrain_best": False},
         "training": {"epochs": 1},
-        "data": {"source": reviews, "batch_size": 16},
+        "data": {"source": reviews, "batch_size": 16, "bucketing": False},
         "model": SMALL,
         "space": {"units": 8, "embedding_dim": 8, "num_layers": 1},
     }
@@ -275,7 +275,7 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(
         "app": "sentiment-rnn",
         "search": {"algorithm": algorithm, "max_trials": 5, "retrain_best": False},
         "training": {"epochs": 3 if algorithm == "hyperband" else 1},
-        "data": {"source": reviews, "batch_size": 16},
+        "data": {"source": reviews, "batch_size": 16, "bucketing": False},
         "model": {"units": 8, "embedding_dim": 8, "learning_rate": 0.001},
         "space": space,
     }
