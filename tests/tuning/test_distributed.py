@@ -35,6 +35,7 @@ def _job(folder, reviews, *, retrain_best=False):
                 "retrain_best": retrain_best,
             },
             "training": {"epochs": 1},
+            # Unbucketed: one batch shape, so one trace a trial.
             "data": {"source": reviews, "batch_size": 16, "bucketing": False},
             "model": {"units": 8, "embedding_dim": 8},
             "space": {

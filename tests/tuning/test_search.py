@@ -21,6 +21,11 @@ QUIET = Console(quiet=True)
 SMALL = {"units": 8, "embedding_dim": 8, "num_layers": 1, "bidirectional": False}
 
 
+def review_data(reviews):
+    """The data section for the tiny reviews: one batch shape, one trace a trial."""
+    return {"source": reviews, "batch_size": 16, "bucketing": False}
+
+
 # Tiny data and small fixed sizes, so a trial takes a few seconds.
 TINY = {
     "plant-classifier": (
@@ -102,7 +107,7 @@ def test_first_trial_is_the_template_and_seeds_repeat(reviews, tmp_path):
         "app": "sentiment-rnn",
         "search": {"algorithm": "random", "max_trials": 2, "retrain_best": False},
         "training": {"epochs": 1},
-        "data": {"source": reviews, "batch_size": 16, "bucketing": False},
+        "data": review_data(reviews),
         "model": SMALL,
         "space": {"units": {"values": [8, 16]}, "embedding_dim": 8, "num_layers": 1},
     }
@@ -133,7 +138,7 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(reviews, tmp_path):
                 "retrain_best": False,
             },
             "training": {"epochs": 1},
-            "data": {"source": reviews, "batch_size": 16, "bucketing": False},
+            "data": review_data(reviews),
             "model": {"units": 8},
             "space": {
                 "units": {"values": [8, 128]},
@@ -187,7 +192,7 @@ def test_memory_stays_flat_over_ten_trials(reviews, tmp_path, monkeypatch):
             "app": "sentiment-rnn",
             "search": {"algorithm": "random", "max_trials": 10, "retrain_best": False},
             "training": {"epochs": 1},
-            "data": {"source": reviews, "batch_size": 16, "bucketing": False},
+            "data": review_data(reviews),
             "space": {
                 "units": {"values": [16, 32, 64]},
                 "num_layers": 1,
@@ -207,7 +212,7 @@ def test_output_folders_are_never_clobbered(reviews, tmp_path):
         "app": "sentiment-rnn",
         "search": {"max_trials": 1, "retrain_best": False},
         "training": {"epochs": 1},
-        "data": {"source": reviews, "batch_size": 16, "bucketing": False},
+        "data": review_data(reviews),
         "model": SMALL,
         "space": {"units": 8, "embedding_dim": 8, "num_layers": 1},
     }
@@ -275,7 +280,7 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(
         "app": "sentiment-rnn",
         "search": {"algorithm": algorithm, "max_trials": 5, "retrain_best": False},
         "training": {"epochs": 3 if algorithm == "hyperband" else 1},
-        "data": {"source": reviews, "batch_size": 16, "bucketing": False},
+        "data": review_data(reviews),
         "model": {"units": 8, "embedding_dim": 8, "learning_rate": 0.001},
         "space": space,
     }
