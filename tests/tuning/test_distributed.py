@@ -13,7 +13,7 @@ import threading
 
 import keras_tuner
 import pytest
-from jobs import write_job
+from jobs import review_data, write_job
 
 from cnnrnn import cli, devices, runs
 from cnnrnn.errors import CnnrnnError
@@ -39,8 +39,7 @@ def _job(folder, reviews, *, retrain_best=False):
                 "retrain_best": retrain_best,
             },
             "training": {"epochs": 1},
-            # Unbucketed: one batch shape, so one trace a trial.
-            "data": {"source": reviews, "batch_size": 16, "bucketing": False},
+            "data": review_data(reviews),
             "model": {"units": 8, "embedding_dim": 8},
             "space": {
                 "units": {"values": [8, 16]},
