@@ -25,7 +25,7 @@ def write_job(path, table):
 
 
 def review_data(reviews):
-    """The data section for the tiny reviews: one batch an epoch, one trace a trial.
+    """The data section for the tiny reviews: one batch an epoch, of one shape.
 
     Unbucketed, with batches larger than the 80 reviews: one batch shape for
     training and one for validation, so no step is traced again for a last,

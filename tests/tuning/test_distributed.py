@@ -20,6 +20,7 @@ from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning import cluster, distributed, launch, results
 
 TIMEOUT = 240  # seconds for a whole distributed search; it takes about 45
+TRIALS = 4  # in each search of `_job`
 
 
 def _job(folder, reviews, *, retrain_best=False):
@@ -35,7 +36,7 @@ def _job(folder, reviews, *, retrain_best=False):
             "output": str(folder / "search"),
             "search": {
                 "algorithm": "random",
-                "max_trials": 4,
+                "max_trials": TRIALS,
                 "retrain_best": retrain_best,
             },
             "training": {"epochs": 1},
@@ -108,20 +109,20 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(reviews, tmp_path)
         )
         ran[name] = found.group(1).split(", ")
     assert ran["w0"] and ran["w1"], ran  # both workers ran trials
-    assert sorted(ran["w0"] + ran["w1"]) == [str(i) for i in range(4)]  # once each
+    assert sorted(ran["w0"] + ran["w1"]) == [str(i) for i in range(TRIALS)]  # once each
 
     search = tmp_path / "search"
     trials = _trials(search)
-    assert [t["trial_id"] for t in trials] == [str(i) for i in range(4)]
+    assert [t["trial_id"] for t in trials] == [str(i) for i in range(TRIALS)]
     assert all(t["status"] == "COMPLETED" and t["seconds"] > 0 for t in trials)
     assert {t["trial_id"]: t["worker"] for t in trials} == {
         trial: name for name in ran for trial in ran[name]
     }
     with open(search / "trials.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 4 and {row["worker"] for row in rows} == {"w0", "w1"}
+    assert len(rows) == TRIALS and {row["worker"] for row in rows} == {"w0", "w1"}
     summary = runs.read_json(search / "summary.json")
-    assert summary["completed"] == 4
+    assert summary["completed"] == TRIALS
     best = runs.read_json(search / "best_config.json")
     assert best["model"]["units"] == summary["best_hyperparameters"]["units"]
     assert (search / "plots" / "objective.png").stat().st_size > 0
@@ -170,7 +171,7 @@ def test_a_killed_worker_leaves_its_trial_to_the_other(reviews, tmp_path):
     assert f"trial {killed} goes back to the queue" in output
 
     trials = {t["trial_id"]: t for t in _trials(tmp_path / "search")}
-    assert sorted(trials) == [str(i) for i in range(4)]
+    assert sorted(trials) == [str(i) for i in range(TRIALS)]
     assert all(t["status"] == "COMPLETED" for t in trials.values())
     assert trials[killed]["worker"] == "worker-0"  # run again by the survivor
     for trial, score in done_before.items():  # no completed trial lost
