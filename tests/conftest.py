@@ -1,4 +1,5 @@
 import os
+import pathlib
 import resource
 import time
 
@@ -25,13 +26,28 @@ def pytest_terminal_summary(terminalreporter, config):
     )
 
 
+# The test files that take longest (`python benchmarks/suite_time.py` lists
+# them), longest first. They are handed out first, so that no xdist worker is
+# left running one alone at the end while the other core idles.
+SLOWEST_FILES = (
+    "tuning/test_search.py",
+    "test_notebooks.py",
+    "tuning/test_distributed.py",
+    "test_templates.py",
+)
+_TESTS = pathlib.Path(__file__).parent
+
+
 def pytest_collection_modifyitems(config, items):
-    """Keeps only the tests marked `backends` on a backend other than tensorflow.
+    """Starts the slowest files first; off tensorflow, keeps only the tests
+    marked `backends`.
 
     `KERAS_BACKEND=torch pytest` (or jax) runs the backend subset: the model
     factories, their saving and decoding, the device layer. Everything else
     reads data through tf.data and runs on tensorflow only.
     """
+    rank = {_TESTS / name: number for number, name in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path, len(rank)))  # stable
     if keras.backend.backend() == "tensorflow":
         return
     selected = [item for item in items if item.get_closest_marker("backends")]

@@ -74,7 +74,7 @@ def test_resuming_with_another_configuration_is_refused(small_demo, tmp_path):
 def test_frozen_backbone_then_fine_tuning(small_demo, tmp_path, seed):
     app = apps.get_app("plant-classifier")
     config = small_config(small_demo, epochs=1, fine_tune_epochs=1)
-    config["model"].update(backbone="mobilenet_v3_small", augment=False)
+    config["model"].update(backbone="mobilenet_v1_0.25", augment=False)
     metrics = training.train(
         app, config=config, run_dir=tmp_path, console=Console(quiet=True)
     )

@@ -1,11 +1,18 @@
 """Pretrained `keras.applications` backbones shared by the image models."""
 
+import functools
+
 import keras
 
 # Backbone name -> (keras.applications constructor, (scale, offset) that maps raw
 # 0..255 pixels to the range the backbone expects, or None when the backbone
 # includes its own preprocessing and takes raw pixels).
 _BACKBONES = {
+    # The smallest: width multiplier 0.25, 0.47 M parameters.
+    "mobilenet_v1_0.25": (
+        functools.partial(keras.applications.MobileNet, alpha=0.25),
+        (1 / 127.5, -1.0),
+    ),
     "mobilenet_v2": (keras.applications.MobileNetV2, (1 / 127.5, -1.0)),
     "mobilenet_v3_small": (keras.applications.MobileNetV3Small, None),
     "mobilenet_v3_large": (keras.applications.MobileNetV3Large, None),

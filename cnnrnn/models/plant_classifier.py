@@ -58,7 +58,7 @@ def build_plant_classifier(
             with a backbone, at least `2**depth` without. Defaults to
             `(64, 64, 3)`.
         num_classes: int. Number of classes, at least 2.
-        backbone: str or None. One of `"mobilenet_v2"`,
+        backbone: str or None. One of `"mobilenet_v1_0.25"`, `"mobilenet_v2"`,
             `"mobilenet_v3_small"`, `"mobilenet_v3_large"`,
             `"efficientnet_b0"`, `"efficientnet_v2_b0"`, or None for the
             convolution blocks. Defaults to None.

@@ -124,7 +124,7 @@ def build_video_classifier(
             `2**encoder_depth` with `"small_cnn"`. Defaults to `(64, 64, 3)`.
         num_classes: int. Number of classes, at least 2.
         frame_encoder: str. `"small_cnn"`, or a `keras.applications`
-            backbone: `"mobilenet_v2"`, `"mobilenet_v3_small"`,
+            backbone: `"mobilenet_v1_0.25"`, `"mobilenet_v2"`, `"mobilenet_v3_small"`,
             `"mobilenet_v3_large"`, `"efficientnet_b0"` or
             `"efficientnet_v2_b0"`. Defaults to `"small_cnn"`.
         weights: str or None. `"imagenet"` to load pretrained backbone

@@ -150,7 +150,7 @@ def test_every_backbone_builds(backbone):
 
 def test_backbone_is_frozen_then_fine_tuned(seed):
     model = build_plant_classifier(
-        input_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v3_small"
+        input_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v1_0.25"
     )
     backbone = model.get_layer("plant_classifier_backbone")
     assert not backbone.trainable
@@ -185,7 +185,7 @@ def test_backbone_is_frozen_then_fine_tuned(seed):
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_backbone_model_saves_and_fine_tunes_after_loading(seed, tmp_path):
     model = build_plant_classifier(
-        input_shape=(32, 32, 3), num_classes=2, backbone="mobilenet_v2"
+        input_shape=(32, 32, 3), num_classes=2, backbone="mobilenet_v1_0.25"
     )
     loaded = run_saving_test(model, _images(2, size=32), tmp_path, atol=1e-5)
     assert not loaded.get_layer("plant_classifier_backbone").trainable
@@ -197,7 +197,7 @@ def test_fine_tuning_keeps_the_optimizer_kind_and_weight_decay(seed):
     model = build_plant_classifier(
         input_shape=(32, 32, 3),
         num_classes=3,
-        backbone="mobilenet_v3_small",
+        backbone="mobilenet_v1_0.25",
         optimizer="sgd",
         weight_decay=1e-4,
     )
@@ -216,7 +216,7 @@ def test_fine_tuning_compiles_an_uncompiled_model():
     model = build_plant_classifier(
         input_shape=(32, 32, 3),
         num_classes=2,
-        backbone="mobilenet_v3_small",
+        backbone="mobilenet_v1_0.25",
         compile=False,
     )
     assert prepare_fine_tuning(model, learning_rate=1e-5) is True

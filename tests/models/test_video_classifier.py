@@ -351,19 +351,19 @@ def test_keras_applications_encoder(seed):
         num_frames=4,
         frame_shape=(32, 32, 3),
         num_classes=3,
-        frame_encoder="mobilenet_v3_small",
+        frame_encoder="mobilenet_v1_0.25",
         train_encoder=False,
         rnn_units=8,
     )
     encoded = model.get_layer("video_classifier_frames_encoded")
-    assert encoded.output.shape == (None, 4, 576)
+    assert encoded.output.shape == (None, 4, 256)
     encoder = encoded.layer
     assert "video_classifier_backbone" in [layer.name for layer in encoder.layers]
     assert not encoder.trainable_weights
     clips = _clips(2, lengths=[4, 2], size=32)
     assert model.predict(clips, verbose=0).shape == (2, 3)
     frame_features, _ = feature_models(model)
-    assert frame_features.predict(clips["frames"], verbose=0).shape == (2, 4, 576)
+    assert frame_features.predict(clips["frames"], verbose=0).shape == (2, 4, 256)
 
 
 def test_mixed_precision_outputs_float32(seed, mixed_precision):
