@@ -46,11 +46,19 @@ def read_junit(path):
     """`[(file, test name, seconds)]` from a pytest JUnit XML report."""
     found = []
     for case in ET.parse(path).getroot().iter("testcase"):
-        module = case.get("classname", "").rsplit(".", 1)[0]
-        found.append(
-            (module.replace(".", "/") + ".py", case.get("name"), case.get("time"))
-        )
-    return [(file, name, float(seconds or 0)) for file, name, seconds in found]
+        file = test_file(case.get("classname", ""))
+        found.append((file, case.get("name"), float(case.get("time") or 0)))
+    return found
+
+
+def test_file(classname):
+    """The file of a JUnit `classname`: `tests.test_x` or `tests.test_x.TestY`."""
+    parts = classname.split(".")
+    for end in range(len(parts), 0, -1):
+        file = "/".join(parts[:end]) + ".py"
+        if os.path.isfile(os.path.join(ROOT, file)):
+            return file
+    return classname
 
 
 def run_stage(name, extra_args, top):
@@ -75,7 +83,12 @@ def run_stage(name, extra_args, top):
     slowest = sorted(cases, key=lambda case: -case[2])[:top]
     return {
         "exit_code": result.returncode,
-        "summary": (result.stdout.strip().splitlines() or [""])[-1],
+        # pytest's last line, or the error of a stage that could not start.
+        "summary": (
+            result.stdout.strip().splitlines()
+            or result.stderr.strip().splitlines()
+            or [""]
+        )[-1],
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(cpu, 1),
         "cpu_per_wall": round(cpu / wall, 2) if wall else None,

@@ -13,7 +13,7 @@ import threading
 
 import keras_tuner
 import pytest
-from jobs import review_data, write_job
+from jobs import CHEAP_CELL, review_data, write_job
 
 from cnnrnn import cli, devices, runs
 from cnnrnn.errors import CnnrnnError
@@ -26,8 +26,8 @@ TRIALS = 4  # in each search of `_job`
 def _job(folder, reviews, *, retrain_best=False):
     """A four-trial search of small sentiment models (a trial takes seconds).
 
-    The cell, pooling and direction are fixed: they cost tracing time, and
-    what these tests check is who runs which trial.
+    The cell is fixed (`CHEAP_CELL`): what these tests check is who runs
+    which trial.
     """
     return write_job(
         folder / "job.toml",
@@ -46,9 +46,7 @@ def _job(folder, reviews, *, retrain_best=False):
                 "units": {"values": [8, 16]},
                 "embedding_dim": {"values": [8, 16]},
                 "num_layers": 1,
-                "rnn_type": "gru",
-                "pooling": "last",
-                "bidirectional": False,
+                **CHEAP_CELL,
             },
         },
     )

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from jobs import review_data, write_job
+from jobs import CHEAP_CELL, review_data, write_job
 from rich.console import Console
 
 from cnnrnn import cli, runs
@@ -108,10 +108,9 @@ def test_first_trial_is_the_template_and_seeds_repeat(reviews, tmp_path):
         "training": {"epochs": 1},
         "data": review_data(reviews),
         "model": SMALL,
-        # The costly choices fixed (each costs tracing time in every trial);
-        # the rest of the default space is searched.
+        # The rest of the default space is searched.
         "space": {"units": {"values": [8, 16]}, "embedding_dim": 8, "num_layers": 1,
-                  "rnn_type": "gru", "pooling": "last", "bidirectional": False},
+                  **CHEAP_CELL},
     }  # fmt: skip
 
     def proposals(seed, folder):
@@ -215,7 +214,7 @@ def test_output_folders_are_never_clobbered(reviews, tmp_path):
         "training": {"epochs": 1},
         "data": review_data(reviews),
         "model": SMALL,
-        "space": {"units": 8, "embedding_dim": 8, "num_layers": 1},
+        "space": {"units": 8, "embedding_dim": 8, "num_layers": 1, **CHEAP_CELL},
     }
     run_search(make_job(table, output=tmp_path / "s"), console=QUIET)
     table["search"]["max_trials"] = 2
@@ -276,7 +275,7 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(
     space = {"units": {"values": [8, 16]}, "embedding_dim": {"values": [8, 16]},
              "num_layers": 1, "learning_rate": {"values": [0.001, 0.003]},
              "dropout": 0.3, "optimizer": "adam", "weight_decay": 0.0,
-             "bidirectional": False, "pooling": "last"}  # fmt: skip
+             **CHEAP_CELL}  # fmt: skip
     table = {
         "app": "sentiment-rnn",
         "search": {"algorithm": algorithm, "max_trials": 4, "retrain_best": False},
