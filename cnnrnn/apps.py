@@ -81,7 +81,7 @@ class App:
             loader options that make new data readable by the trained model
             (its class names or vocabulary).
         feature_models: callable or None. `feature_models(model)` returns
-            `(frame_features, head)` for `training.precompute_features`:
+            `(encoder, head)` for `training.precompute_features`:
             a frozen encoder run once over the data, and the compiled head
             (sharing the model's weights) trained on its features.
         sampler: callable or None. `sampler(model)` returns an object whose
@@ -214,7 +214,11 @@ PLANT_CLASSIFIER = App(
             "on_bad_file": "skip",
             "cache": True,
         },
-        "training": {"epochs": 30, "early_stopping_patience": 6},
+        "training": {
+            "epochs": 30,
+            "early_stopping_patience": 6,
+            "precompute_features": False,
+        },
     },
     # 20 M FLOPs per image instead of 309 M, no augmentation needed; the
     # cosine schedule runs to its end. 2 cores, seeds 1/2/3: 30/39/33 s of
@@ -231,6 +235,7 @@ PLANT_CLASSIFIER = App(
     model_from_data=("input_shape", "num_classes"),
     reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
     prepare_fine_tuning=Lazy("cnnrnn.models.plant_classifier:prepare_fine_tuning"),
+    feature_models=Lazy("cnnrnn.models.plant_classifier:feature_models"),
 )
 
 SENTIMENT_RNN = App(

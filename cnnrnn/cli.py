@@ -323,16 +323,10 @@ def cmd_train(args):
 
 def cmd_evaluate(args):
     from cnnrnn import training
-    from cnnrnn.training import load_run
 
-    app, config, model = load_run(args.run_dir, safe_mode=args.safe_mode)
-    options = app.evaluation_options(config)
-    if args.data:
-        options.update(source=args.data, validation_split=0.0, test_split=1.0)
-    splits = training.load_splits(app, config, **options)
-    split = training.evaluation_split_name(splits)
-    metrics = training.evaluate(app, model, splits, split, config)
-    metrics = {key: float(value) for key, value in metrics.items()}
+    config, split, metrics = training.evaluate_run(
+        args.run_dir, data=args.data, safe_mode=args.safe_mode
+    )
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

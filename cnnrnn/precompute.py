@@ -1,22 +1,25 @@
 """Training a model's head on features a frozen encoder computed once."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from cnnrnn.data.common import DataSplits
 
 
-def feature_splits(frame_features, splits, *, seed):
+def feature_splits(encoder, splits, *, seed):
     """Runs a frozen encoder once over every split and keeps the features.
 
-    Each split's `({"frames", "mask"}, label)` batches become
-    `({"features", "mask"}, label)` batches of the same size, held in memory;
+    Each split's `(images, label)` batches become `(features, label)`
+    batches of the same size, and clips' `({"frames", "mask"}, label)`
+    batches become `({"features", "mask"}, label)` ones, held in memory;
     the training split is reshuffled every epoch with `seed`. Training a head
     on them costs no encoder pass per epoch.
 
     Args:
-        frame_features: `keras.Model` mapping `frames` to per-frame features.
-        splits: `cnnrnn.data.common.DataSplits` of clips.
+        encoder: `keras.Model` mapping images (or a clip's `frames`) to
+            features.
+        splits: `cnnrnn.data.common.DataSplits` of images or clips.
         seed: int. Seed of the training shuffle.
 
     Returns:
@@ -29,19 +32,12 @@ def feature_splits(frame_features, splits, *, seed):
         nonlocal batch_size
         if dataset is None:
             return None
-        features, masks, labels = [], [], []
+        batches = []
         for inputs, targets in dataset.as_numpy_iterator():
             batch_size = batch_size or len(targets)
-            features.append(
-                np.asarray(frame_features.predict_on_batch(inputs["frames"]))
-            )
-            masks.append(np.asarray(inputs["mask"]))
-            labels.append(np.asarray(targets))
+            batches.append((_encode(encoder, inputs), targets))
         examples = tf.data.Dataset.from_tensor_slices(
-            (
-                {"features": np.concatenate(features), "mask": np.concatenate(masks)},
-                np.concatenate(labels),
-            )
+            keras.tree.map_structure(lambda *parts: np.concatenate(parts), *batches)
         )
         if shuffle:
             examples = examples.shuffle(
@@ -56,3 +52,11 @@ def feature_splits(frame_features, splits, *, seed):
         model_args=splits.model_args,
         info=splits.info,
     )
+
+
+def _encode(encoder, inputs):
+    """The features of one batch: of its images, or of its clips' frames."""
+    if isinstance(inputs, dict):  # clips: the mask marks the real frames
+        features = encoder.predict_on_batch(inputs["frames"])
+        return {"features": np.asarray(features), "mask": inputs["mask"]}
+    return np.asarray(encoder.predict_on_batch(inputs))

@@ -129,7 +129,17 @@ def make_run_dir(run_dir, state):
 
 
 def same_run(saved, config):
-    """Whether two run configurations describe the same training run."""
+    """Whether two run configurations describe the same training run.
+
+    A saved run's data options hold what `"auto"` chose from the data
+    (also in `data_info["chosen"]`); the same data makes the same choice again.
+    """
+    chosen = saved.get("data_info", {}).get("chosen", {})
+    data = {
+        key: chosen.get(key, value) if value == "auto" else value
+        for key, value in config.get("data", {}).items()
+    }
+    config = {**config, "data": data}
     keys = ("app", "data", "model", "training")
     return all(
         json.loads(json.dumps(saved.get(k))) == json.loads(json.dumps(config.get(k)))

@@ -94,6 +94,7 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
         splits = multi_worker.shard_by_example(splits)
     config = {
         **config,
+        "data": {**config["data"], **splits.info.get("chosen", {})},
         "cnnrnn_version": __version__,
         "model_from_data": splits.model_args,
         "data_info": splits.info,
@@ -107,7 +108,7 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
             fit_model, fit_splits = _feature_training(
                 app, model, splits, training, several_workers
             )
-            console.print("Computed the frame features once (frozen encoder).")
+            console.print("Computed the encoder's features once (frozen encoder).")
     runs.make_run_dir(run_dir, state)
     if state == "resume":
         console.print(f"Resuming the interrupted run in {run_dir}.")
@@ -308,7 +309,7 @@ def _feature_training(app, model, splits, training, several_workers):
         )
     if app.feature_models is None:
         raise CnnrnnError(
-            f"{app.name} has no frame encoder to precompute features with: "
+            f"{app.name} has no frozen encoder to precompute features with: "
             "set training.precompute_features=false."
         )
     if training["fine_tune_epochs"]:
@@ -317,10 +318,8 @@ def _feature_training(app, model, splits, training, several_workers):
             "it cannot fine-tune the encoder: set training.fine_tune_epochs=0 or "
             "training.precompute_features=false."
         )
-    frame_features, head = app.feature_models(model)
-    return head, precompute.feature_splits(
-        frame_features, splits, seed=training["seed"]
-    )
+    encoder, head = app.feature_models(model)
+    return head, precompute.feature_splits(encoder, splits, seed=training["seed"])
 
 
 def check_training_options(training):
@@ -362,11 +361,42 @@ def evaluate(app, model, splits, split_name, config):
     return metrics
 
 
+def evaluate_run(run_dir, *, data=None, safe_mode=True):
+    """Evaluates a finished run on its own held-out split or on other data.
+
+    Args:
+        run_dir: path-like. A run directory written by `train`.
+        data: str or None. Another data source, evaluated whole with the
+            run's data options (as `cnnrnn evaluate RUN --data DATA`), or None
+            for the run's test split (its validation split if it has none).
+        safe_mode: bool. Keras safe mode (see `load_run`). Defaults to True.
+
+    Returns:
+        A tuple `(config, split_name, metrics)`: the run's configuration, the
+        split evaluated and its metrics as floats.
+    """
+    app, config, model = load_run(run_dir, safe_mode=safe_mode)
+    options = app.evaluation_options(config)
+    if data:
+        options.update(source=data, validation_split=0.0, test_split=1.0)
+    splits = load_splits(app, config, **options)
+    split = evaluation_split_name(splits)
+    metrics = evaluate(app, model, splits, split, config)
+    return config, split, {key: float(value) for key, value in metrics.items()}
+
+
 def _report_data(info, console):
     counts = info.get("num_examples", {})
     console.print(
         "examples: " + ", ".join(f"{split} {n}" for split, n in counts.items())
     )
+    if info.get("chosen"):
+        console.print(
+            "chosen from the data: "
+            + ", ".join(
+                f"data.{key} = {value}" for key, value in info["chosen"].items()
+            )
+        )
     if info.get("num_skipped"):
         examples = "; ".join(info.get("skipped_files", [])[:3])
         console.print(

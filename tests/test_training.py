@@ -38,6 +38,7 @@ def test_interrupted_training_resumes_where_it_stopped(
 ):
     app = apps.get_app("plant-classifier")
     config = small_config(small_demo)
+    config["data"]["image_size"] = "auto"  # what it chose is saved, and resumes
     console = Console(record=True, width=200)
     original = RichProgress.on_epoch_end
 
@@ -54,7 +55,11 @@ def test_interrupted_training_resumes_where_it_stopped(
 
     monkeypatch.setattr(RichProgress, "on_epoch_end", original)
     metrics = training.train(app, config=config, run_dir=tmp_path, console=console)
-    assert "Resuming" in console.export_text()
+    output = console.export_text()
+    assert "Resuming" in output
+    assert "chosen from the data: data.image_size = [32, 32]" in output
+    saved = runs.read_json(tmp_path / runs.CONFIG_FILE)
+    assert saved["data"]["image_size"] == [32, 32]
     assert history_epochs(tmp_path) == [0, 1, 2, 3]
     assert metrics["epochs"] == 4
     assert runs.is_finished(tmp_path)
@@ -83,6 +88,18 @@ def test_frozen_backbone_then_fine_tuning(small_demo, tmp_path, seed):
     _, _, model = training.load_run(tmp_path)
     backbone = model.get_layer("plant_classifier_backbone")
     assert any(layer.trainable for layer in backbone.layers)
+
+
+def test_frozen_backbone_trains_on_precomputed_features(small_demo, tmp_path):
+    app = apps.get_app("plant-classifier")
+    config = small_config(small_demo, epochs=2, precompute_features=True)
+    config["model"].update(backbone="mobilenet_v1_0.25", augment=False)
+    console = Console(record=True, width=200)
+    metrics = training.train(app, config=config, run_dir=tmp_path, console=console)
+    assert "Computed the encoder's features once" in console.export_text()
+    assert metrics["epochs"] == 2 and "accuracy" in metrics
+    _, _, model = training.load_run(tmp_path)
+    assert model.input_shape == (None, 32, 32, 3)  # still takes raw pixels
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,10 @@ from cnnrnn.errors import DataError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 _ON_BAD_FILE = ("skip", "error")
+# Smallest and largest side that `image_size="auto"` chooses.
+AUTO_IMAGE_SIZE_RANGE = (32, 96)
+# Images of a TensorFlow Datasets set whose sizes `"auto"` looks at.
+_AUTO_SIZE_SAMPLE = 64
 
 # A split is cached in memory when its decoded float32 images fit in this budget.
 _CACHE_BUDGET_BYTES = 1 << 30
@@ -89,8 +93,10 @@ def load_image_folder(
 
     Args:
         directory: str or path. The folder, laid out as `directory/<class>/<image>`.
-        image_size: int or tuple `(height, width)`. Size every image is resized
-            to. Defaults to `(64, 64)`.
+        image_size: int, tuple `(height, width)` or `"auto"`. Size every
+            image is resized to; `"auto"` chooses a square size from the
+            images (see `auto_image_size`) and names it in `info["chosen"]`.
+            Defaults to `(64, 64)`.
         batch_size: int. Examples per batch. Defaults to `32`.
         validation_split: float. Fraction of each class for validation.
             Defaults to `0.15`.
@@ -127,7 +133,8 @@ def load_image_folder(
     >>> data = load_image_folder("flowers/", image_size=128, batch_size=64)
     >>> model.fit(data.train, validation_data=data.validation, epochs=5)
     """
-    height, width = _image_size(image_size)
+    auto = image_size == "auto"
+    height, width = (1, 1) if auto else _image_size(image_size)
     check_positive_int("batch_size", batch_size)
     check_split_fractions(validation_split, test_split)
     check_choice("on_bad_file", on_bad_file, _ON_BAD_FILE)
@@ -157,6 +164,11 @@ def load_image_folder(
                 "skipped): add images or remove the folder."
             )
 
+    chosen = {}
+    if auto:
+        side = auto_image_size([check.size for check in checks if check.size])
+        height = width = side
+        chosen["image_size"] = [side, side]
     paths, labels = np.array(paths), np.array(labels, np.int32)
     tf_decodable = np.array(tf_decodable)
     indices = stratified_split(
@@ -189,8 +201,33 @@ def load_image_folder(
             "num_skipped": len(skipped),
             "skipped_files": skipped[:_MAX_LISTED_SKIPS],
             "num_converted": num_converted,
+            **({"chosen": chosen} if chosen else {}),
         },
     )
+
+
+def auto_image_size(sizes):
+    """A square image size for a set of images, within what a CPU trains well.
+
+    The median shorter side of the images, rounded down to a multiple of 16,
+    between `AUTO_IMAGE_SIZE_RANGE[0]` and `AUTO_IMAGE_SIZE_RANGE[1]`: photos
+    are not enlarged beyond their own detail, nor kept so large that an epoch
+    takes minutes.
+
+    Args:
+        sizes: list of `(height, width)` tuples.
+
+    Returns:
+        int. The side in pixels.
+
+    Example:
+
+    >>> auto_image_size([(128, 128), (240, 320), (100, 90)])
+    96
+    """
+    smallest, largest = AUTO_IMAGE_SIZE_RANGE
+    median = int(np.median([min(size) for size in sizes])) if sizes else largest
+    return max(smallest, min(largest, median // 16 * 16))
 
 
 def load_tfds_images(
@@ -216,8 +253,9 @@ def load_tfds_images(
     Args:
         name: str. TensorFlow Datasets name, e.g. `"tf_flowers"` or
             `"plant_village"`.
-        image_size: int or tuple `(height, width)`. Size every image is resized
-            to. Defaults to `(64, 64)`.
+        image_size: int, tuple `(height, width)` or `"auto"` (chosen from
+            the first training images, see `auto_image_size`). Size every
+            image is resized to. Defaults to `(64, 64)`.
         batch_size: int. Examples per batch. Defaults to `32`.
         validation_split: float. Fraction of `train` used for validation when
             the set has no `validation` split. Defaults to `0.15`.
@@ -252,7 +290,8 @@ def load_tfds_images(
     # Imported here: importing TensorFlow Datasets takes seconds.
     import tensorflow_datasets as tfds
 
-    height, width = _image_size(image_size)
+    auto = image_size == "auto"
+    height, width = (1, 1) if auto else _image_size(image_size)
     check_positive_int("batch_size", batch_size)
     check_split_fractions(validation_split, test_split)
     builder, image_key, _, source_names = tfds_classification_builder(
@@ -284,6 +323,14 @@ def load_tfds_images(
             read_config=tfds.ReadConfig(shuffle_seed=seed),
         )
         splits[split] = (encoded, int(encoded.cardinality()))
+    chosen = {}
+    if auto:
+        sample = splits["train"][0].take(_AUTO_SIZE_SAMPLE).as_numpy_iterator()
+        side = auto_image_size(
+            [tuple(tf.image.decode_image(contents).shape[:2]) for contents, _ in sample]
+        )
+        height = width = side
+        chosen["image_size"] = [side, side]
     decode = image_decoder(height, width, use_pil=False)
 
     def to_example(contents, label):
@@ -303,6 +350,7 @@ def load_tfds_images(
             "num_skipped": 0,
             "skipped_files": [],
             "num_converted": 0,
+            **({"chosen": chosen} if chosen else {}),
         },
     )
 
@@ -388,6 +436,7 @@ class _FileCheck:
     problem: str | None = None
     mode: str | None = None
     tf_decodable: bool = True
+    size: tuple[int, int] | None = None  # (height, width)
 
 
 def _check_file(path, extension_check):
@@ -402,6 +451,7 @@ def _check_file(path, extension_check):
         with Image.open(path) as image:
             image.load()
             mode, image_format = image.mode, image.format
+            width, height = image.size
     except UnidentifiedImageError:
         return _FileCheck(problem="is not an image PIL can read")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
@@ -410,7 +460,7 @@ def _check_file(path, extension_check):
     tf_decodable = image_format in _TF_FORMATS or (
         image_format == "BMP" and mode in _TF_BMP_MODES
     )
-    return _FileCheck(mode=mode, tf_decodable=tf_decodable)
+    return _FileCheck(mode=mode, tf_decodable=tf_decodable, size=(height, width))
 
 
 def check_image_files(paths, *, extension_check):
@@ -424,8 +474,9 @@ def check_image_files(paths, *, extension_check):
     Returns:
         One check per path, in order, with `problem` (None, or why the file is
         unusable, e.g. `"is a corrupt image (...)"`), `mode` (the PIL mode,
-        e.g. `"RGB"`) and `tf_decodable` (whether `tf.io.decode_image` decodes
-        it correctly; pass it to the `image_decoder` function).
+        e.g. `"RGB"`), `size` (`(height, width)`) and `tf_decodable` (whether
+        `tf.io.decode_image` decodes it correctly; pass it to the
+        `image_decoder` function).
     """
     paths = [pathlib.Path(path) for path in paths]
     with concurrent.futures.ThreadPoolExecutor() as executor:

@@ -1,45 +1,103 @@
 """Pretrained `keras.applications` backbones shared by the image models."""
 
-import functools
+import contextlib
+import os
+import pathlib
+import socket
+import urllib.parse
 
 import keras
 
-# Backbone name -> (keras.applications constructor, (scale, offset) that maps raw
-# 0..255 pixels to the range the backbone expects, or None when the backbone
-# includes its own preprocessing and takes raw pixels).
-_BACKBONES = {
-    # The smallest: width multiplier 0.25, 0.47 M parameters.
-    "mobilenet_v1_0.25": (
-        functools.partial(keras.applications.MobileNet, alpha=0.25),
-        (1 / 127.5, -1.0),
-    ),
-    "mobilenet_v2": (keras.applications.MobileNetV2, (1 / 127.5, -1.0)),
-    "mobilenet_v3_small": (keras.applications.MobileNetV3Small, None),
-    "mobilenet_v3_large": (keras.applications.MobileNetV3Large, None),
-    "efficientnet_b0": (keras.applications.EfficientNetB0, None),
-    "efficientnet_v2_b0": (keras.applications.EfficientNetV2B0, None),
+from cnnrnn.errors import CnnrnnError
+from cnnrnn.models.layers import ReverseChannels
+
+# Short names -> (keras.applications constructor name, its keyword arguments).
+_SHORT_NAMES = {
+    # MobileNet v1 at width multiplier 0.25: 0.22 M parameters, the smallest.
+    "mobilenet_v1_0.25": ("MobileNet", {"alpha": 0.25}),
+    "mobilenet_v1_0.5": ("MobileNet", {"alpha": 0.5}),
+    "mobilenet_v1": ("MobileNet", {}),
+    "mobilenet_v2": ("MobileNetV2", {}),
+    "mobilenet_v3_small": ("MobileNetV3Small", {}),
+    "mobilenet_v3_large": ("MobileNetV3Large", {}),
+    "efficientnet_b0": ("EfficientNetB0", {}),
+    "efficientnet_v2_b0": ("EfficientNetV2B0", {}),
 }
-# Names of the backbones, as accepted by `backbone_features`.
-BACKBONES = tuple(_BACKBONES)
-# Smallest height and width of an image that every backbone accepts.
+# Short names of the small backbones, as accepted by `backbone_features`.
+BACKBONES = tuple(_SHORT_NAMES)
+# Every `keras.applications` image model, also accepted by its own name.
+APPLICATIONS = tuple(name for name in dir(keras.applications) if name[:1].isupper())
+# Smallest height and width of an image that every backbone accepts (Inception
+# and Xception models want 75 and 71; Keras says so when they get less).
 MIN_BACKBONE_SIZE = 32
-# The image encoders of the models: a small CNN, then the backbones.
-IMAGE_ENCODERS = ("small_cnn", *BACKBONES)
+
+# How each family of models expects its pixels, made from raw 0..255 RGB (as
+# their `preprocess_input` does); the others (EfficientNet, EfficientNetV2,
+# MobileNetV3, ConvNeXt) take raw pixels and preprocess inside the model.
+_MINUS_ONE_TO_ONE = {
+    "MobileNet",
+    "MobileNetV2",
+    "InceptionV3",
+    "InceptionResNetV2",
+    "Xception",
+    "NASNetMobile",
+    "NASNetLarge",
+    "ResNet50V2",
+    "ResNet101V2",
+    "ResNet152V2",
+}
+_BGR_MINUS_IMAGENET_MEAN = {"VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152"}
+_IMAGENET_STANDARDISED = {"DenseNet121", "DenseNet169", "DenseNet201"}
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)  # of RGB pixels scaled to [0, 1]
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+_CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)  # of BGR pixels in [0, 255]
+# Seconds a download of ImageNet weights may wait on the network.
+_DOWNLOAD_TIMEOUT = 30
+
+
+class WeightsError(CnnrnnError, ValueError):
+    """Pretrained weights that cannot be found or loaded."""
+
+
+def check_backbone(name, backbone, *, others=()):
+    """Raises `ValueError` unless `backbone` is a short name or an application.
+
+    Args:
+        name: str. The argument's name, for the message.
+        backbone: one of `BACKBONES` or of `APPLICATIONS` (such as
+            `"ResNet50"`).
+        others: tuple. The argument's other valid values, for the message.
+    """
+    if not isinstance(backbone, str) or not (
+        backbone in _SHORT_NAMES or backbone in APPLICATIONS
+    ):
+        expected = ", ".join(repr(choice) for choice in (*others, *BACKBONES))
+        raise ValueError(
+            f"Unknown {name.replace('_', ' ')}. Received: {name}={backbone!r}. "
+            "Expected one of "
+            f"{expected}, or a keras.applications model name such as 'ResNet50'."
+        )
+
+
+def check_weights(weights):
+    """Raises `ValueError` unless `weights` is None, `"imagenet"` or a file."""
+    if weights in (None, "imagenet"):
+        return
+    if not isinstance(weights, (str, os.PathLike)) or not os.path.isfile(weights):
+        raise ValueError(
+            f"Weights file not found. Received: weights={weights!r}. Expected "
+            "None, 'imagenet' or the path of a keras.applications weights file "
+            "(.h5)."
+        )
 
 
 def check_image_encoder(name, encoder, *, weights):
-    """Raises `ValueError` unless `encoder` is one of `IMAGE_ENCODERS` and
-    `weights` (None or `"imagenet"`) suits it; `name` is the argument's name."""
-    if not isinstance(encoder, str) or encoder not in IMAGE_ENCODERS:
-        expected = ", ".join(repr(choice) for choice in IMAGE_ENCODERS)
-        raise ValueError(
-            f"Unknown encoder. Received: {name}={encoder!r}. Expected one of "
-            f"{expected}."
-        )
-    if weights not in (None, "imagenet"):
-        raise ValueError(
-            f"Received: weights={weights!r}. Expected one of None, 'imagenet'."
-        )
+    """Raises `ValueError` unless `encoder` is `"small_cnn"` or a backbone and
+    `weights` (None, `"imagenet"` or a weights file) suits it; `name` is the
+    argument's name."""
+    if encoder != "small_cnn":
+        check_backbone(name, encoder, others=("small_cnn",))
+    check_weights(weights)
     if weights is not None and encoder == "small_cnn":
         raise ValueError(
             "Pretrained weights need a keras.applications encoder. "
@@ -52,9 +110,10 @@ def backbone_features(
 ):
     """Applies a `keras.applications` backbone to raw pixels, then pools.
 
-    Adds the rescaling that the backbone expects (a `Rescaling` layer named
-    `f"{name}_rescaling"`, for the backbones without their own preprocessing),
-    then the backbone without its top, with global average pooling, named
+    Adds the preprocessing that the backbone expects (layers named
+    `f"{name}_rescaling"` and, for some families, `f"{name}_bgr"` and
+    `f"{name}_normalization"`; none for the backbones with their own), then
+    the backbone without its top, with global average pooling, named
     `f"{name}_backbone"` (or, with `pooling=None`, the grid of features
     before pooling). Unless `train_backbone`, the backbone is frozen and
     called in inference mode.
@@ -62,9 +121,10 @@ def backbone_features(
     Args:
         x: tensor of shape `(batch, height, width, 3)`, raw pixels in
             `[0, 255]`.
-        backbone: str. One of `BACKBONES`.
-        weights: str or None. `"imagenet"` (downloaded on first use) or None
-            for random weights.
+        backbone: str. One of `BACKBONES` or of `APPLICATIONS`.
+        weights: None for random weights, `"imagenet"` for Keras's cached
+            ImageNet file (`$KERAS_HOME/models`, downloaded when missing and
+            online), or the path of a weights file.
         train_backbone: bool. Whether the backbone is trainable.
         input_shape: tuple of 3 ints. `(height, width, 3)`, at least
             `MIN_BACKBONE_SIZE` high and wide.
@@ -75,6 +135,10 @@ def backbone_features(
     Returns:
         Tensor of shape `(batch, features)`, or `(batch, rows, columns,
         features)` with `pooling=None`.
+
+    Raises:
+        WeightsError: if the ImageNet weights are neither cached nor
+            downloadable, or a weights file does not fit the backbone.
 
     Example:
 
@@ -89,12 +153,15 @@ def backbone_features(
     ... ).shape
     (None, 576)
     """
-    constructor, rescaling = _BACKBONES[backbone]
-    if rescaling is not None:
-        scale, offset = rescaling
-        x = keras.layers.Rescaling(scale, offset=offset, name=f"{name}_rescaling")(x)
-    base = constructor(
-        include_top=False, weights=weights, input_shape=input_shape, pooling=pooling
+    application, options = _SHORT_NAMES.get(backbone, (backbone, {}))
+    x = backbone_preprocessing(x, application, name=name)
+    base = _load_application(
+        application,
+        weights=weights,
+        include_top=False,
+        input_shape=input_shape,
+        pooling=pooling,
+        **options,
     )
     # Renamed afterwards: EfficientNetV2 constructors look their blocks up by name.
     base.name = f"{name}_backbone"
@@ -102,3 +169,97 @@ def backbone_features(
         return base(x)
     base.trainable = False
     return base(x, training=False)
+
+
+def backbone_preprocessing(x, application, *, name):
+    """Maps raw 0..255 RGB pixels to what `application` expects.
+
+    Matches `keras.applications.<family>.preprocess_input` with Keras layers
+    (`Rescaling`, `Normalization` and `ReverseChannels`), so a saved model
+    loads in safe mode. Returns `x` unchanged for the models that preprocess
+    inside themselves.
+
+    Args:
+        x: tensor of shape `(batch, height, width, 3)`.
+        application: str. One of `APPLICATIONS`.
+        name: str. Prefix of the layer names.
+
+    Example:
+
+    >>> images = keras.Input(shape=(32, 32, 3))
+    >>> backbone_preprocessing(images, "ResNet50", name="demo").shape
+    (None, 32, 32, 3)
+    """
+    if application in _MINUS_ONE_TO_ONE:
+        return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name=f"{name}_rescaling")(
+            x
+        )
+    if application in _BGR_MINUS_IMAGENET_MEAN:
+        x = ReverseChannels(name=f"{name}_bgr")(x)
+        return keras.layers.Normalization(
+            mean=list(_CAFFE_BGR_MEAN), variance=[1.0] * 3, name=f"{name}_normalization"
+        )(x)
+    if application in _IMAGENET_STANDARDISED:
+        x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(x)
+        return keras.layers.Normalization(
+            mean=list(_IMAGENET_MEAN),
+            variance=[s**2 for s in _IMAGENET_STD],
+            name=f"{name}_normalization",
+        )(x)
+    return x
+
+
+def _load_application(application, *, weights, **kwargs):
+    """Builds `keras.applications.<application>`, with one-line weight errors."""
+    constructor = getattr(keras.applications, application)
+    if weights != "imagenet":
+        model = constructor(weights=None, **kwargs)
+        if weights is not None:
+            _load_weights_file(model, application, weights)
+        return model
+    try:
+        with _download_timeout(_DOWNLOAD_TIMEOUT):
+            return constructor(weights="imagenet", **kwargs)
+    except Exception as error:
+        message = str(error)
+        if not message.startswith("URL fetch failure on "):
+            raise
+        origin = message.removeprefix("URL fetch failure on ").split(": ")[0]
+        file_name = pathlib.PurePosixPath(urllib.parse.urlsplit(origin).path).name
+        raise WeightsError(
+            f"The ImageNet weights of {application} are not in the Keras cache "
+            f"and cannot be downloaded here: put {file_name} in "
+            f"{keras_cache_dir()} (or set KERAS_HOME), or give the weights "
+            f"file's path as weights=PATH. Source: {origin}"
+        ) from error
+
+
+def _load_weights_file(model, application, path):
+    try:
+        model.load_weights(str(path))
+    except Exception as error:
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        raise WeightsError(
+            f"Cannot load the weights file {path} into {application}: {lines[0]} "
+            "Give a weights file of this model without its top "
+            "(include_top=False), for the same alpha where it has one."
+        ) from error
+
+
+def keras_cache_dir():
+    """The folder in which Keras looks for `weights="imagenet"` files."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(
+        os.path.expanduser("~"), ".keras"
+    )
+    return os.path.join(home, "models")
+
+
+@contextlib.contextmanager
+def _download_timeout(seconds):
+    """Bounds each network wait of a download, so offline it fails, never hangs."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)

@@ -162,6 +162,28 @@ def compile_classifier(model, learning_rate, *, optimizer="adam", weight_decay=0
     )
 
 
+def compile_like(target, model, learning_rate=None):
+    """Compiles `target` as `model` is compiled, with a fresh optimizer.
+
+    `target` gets `model`'s loss and metrics and a fresh optimizer of the same
+    kind and settings (weight decay, momentum, ...) at `learning_rate`, or at
+    `model`'s own rate when it is None. A model that was never compiled
+    holds no optimizer to copy: `target` then gets Adam without weight decay,
+    sparse categorical cross-entropy and accuracy at `learning_rate`.
+    `target` may be `model` itself.
+    """
+    if not model.compiled:
+        compile_classifier(target, learning_rate)
+        return
+    config = model.get_compile_config()
+    if learning_rate is not None:
+        config["optimizer"] = keras.optimizers.serialize(
+            with_learning_rate(model.optimizer, learning_rate)
+        )
+    # Deserializing the config makes a fresh optimizer.
+    target.compile_from_config(config)
+
+
 def is_int(value):
     """Whether `value` is an int (and not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool)

@@ -311,10 +311,11 @@ def build_image_captioner(
         vectorizer: a `keras.layers.TextVectorization` whose vocabulary
             starts with `SPECIAL_TOKENS`, or None: its vocabulary is used.
             Give exactly one of `vocab_size`, `vocabulary` and `vectorizer`.
-        encoder: str. `"small_cnn"` or one of
-            `cnnrnn.models.backbones.BACKBONES`. Defaults to
-            `"small_cnn"`.
-        weights: None or `"imagenet"` (a backbone only). Defaults to None.
+        encoder: str. `"small_cnn"`, one of
+            `cnnrnn.models.backbones.BACKBONES` or any `keras.applications`
+            model name. Defaults to `"small_cnn"`.
+        weights: None, `"imagenet"` (Keras's cached ImageNet weights) or the
+            path of a weights file (a backbone only). Defaults to None.
         train_encoder: bool. Whether the encoder is trained. Defaults to True.
         encoder_depth: int. Convolution blocks of the small CNN. Defaults
             to 3.

@@ -123,6 +123,21 @@ class ImageAugmentation(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="cnnrnn")
+class ReverseChannels(keras.layers.Layer):
+    """Reverses the last axis: RGB images become BGR, as Caffe-trained models want.
+
+    Example:
+
+    >>> pixel = keras.ops.convert_to_tensor([[[[1.0, 2.0, 3.0]]]])
+    >>> keras.ops.convert_to_numpy(ReverseChannels()(pixel))[0, 0, 0]
+    array([3., 2., 1.], dtype=float32)
+    """
+
+    def call(self, inputs):
+        return keras.ops.flip(inputs, axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="cnnrnn")
 class BoundSequenceLength(keras.layers.Layer):
     """Keeps padded token ids between 1 and `max_length` tokens long.
 

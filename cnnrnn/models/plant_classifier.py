@@ -3,9 +3,10 @@
 import keras
 
 from cnnrnn.models.backbones import (
-    BACKBONES,
     MIN_BACKBONE_SIZE,
     backbone_features,
+    check_backbone,
+    check_weights,
 )
 from cnnrnn.models.checks import (
     check_activation,
@@ -14,8 +15,7 @@ from cnnrnn.models.checks import (
     check_int,
     check_optimizer,
     check_positive,
-    compile_classifier,
-    with_learning_rate,
+    compile_like,
 )
 from cnnrnn.models.layers import ImageAugmentation, classifier_model, conv_block
 
@@ -58,13 +58,13 @@ def build_plant_classifier(
             with a backbone, at least `2**depth` without. Defaults to
             `(64, 64, 3)`.
         num_classes: int. Number of classes, at least 2.
-        backbone: str or None. One of `"mobilenet_v1_0.25"`, `"mobilenet_v2"`,
-            `"mobilenet_v3_small"`, `"mobilenet_v3_large"`,
-            `"efficientnet_b0"`, `"efficientnet_v2_b0"`, or None for the
-            convolution blocks. Defaults to None.
-        weights: str or None. `"imagenet"` to load pretrained backbone weights
-            (downloaded on first use), or None for random ones. Needs a
-            `backbone`. Defaults to None.
+        backbone: str or None. One of `cnnrnn.models.backbones.BACKBONES`
+            (`"mobilenet_v1_0.25"`, `"mobilenet_v2"`, ...), any
+            `keras.applications` model name (`"ResNet50"`, ...), or None for
+            the convolution blocks. Defaults to None.
+        weights: str or None. `"imagenet"` for Keras's cached ImageNet
+            weights (`$KERAS_HOME/models`), the path of a weights file, or
+            None for random ones. Needs a `backbone`. Defaults to None.
         train_backbone: bool. Whether the backbone is trainable from the
             start. Defaults to False; see `prepare_fine_tuning` for the
             second phase of frozen-then-fine-tune training.
@@ -195,31 +195,83 @@ def prepare_fine_tuning(model, *, learning_rate):
     for layer in backbone.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
-    if model.compiled:
-        config = model.get_compile_config()
-        config["optimizer"] = keras.optimizers.serialize(
-            with_learning_rate(model.optimizer, learning_rate)
-        )
-        model.compile_from_config(config)
-    else:
-        compile_classifier(model, learning_rate)
+    compile_like(model, model, learning_rate)
     return True
+
+
+def feature_models(model, *, learning_rate=None):
+    """Splits a plant classifier for training on precomputed backbone features.
+
+    With a frozen backbone (`train_backbone=False`) the features of every
+    image never change, so they can be computed once (`image_features`) and
+    the classifier trained on them (`head`): no backbone pass per epoch. The
+    features are computed in inference mode, so without augmentation. `head`
+    shares its weights with `model`: fitting it trains `model`, which still
+    takes raw pixels and is the model to save.
+
+    Args:
+        model: `keras.Model` made by `build_plant_classifier` with a
+            `backbone` and `train_backbone=False`.
+        learning_rate: float or None. Learning rate of `head`, positive, or
+            None for the one of `model`'s optimizer. Defaults to None.
+
+    Returns:
+        A tuple `(image_features, head)`: `image_features` maps images to
+        pooled backbone features `(batch, features)`, for inference only;
+        `head` maps features to class probabilities and is compiled like
+        `model` (see `cnnrnn.models.checks.compile_like`).
+
+    Raises:
+        ValueError: if `model` has no backbone or a trainable one, or is not
+            compiled and no `learning_rate` is given.
+
+    Example:
+
+    >>> model = build_plant_classifier(
+    ...     input_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v1_0.25"
+    ... )
+    >>> image_features, head = feature_models(model)
+    >>> image_features.output_shape
+    (None, 256)
+    """
+    layers = {layer.name: layer for layer in model.layers}
+    backbone = layers.get(f"{model.name}_backbone")
+    if backbone is None:
+        raise ValueError(
+            "Precomputing features needs a plant classifier with a backbone: "
+            f"build with backbone=... . Received: model={model.name!r}"
+        )
+    if backbone.trainable_weights:
+        raise ValueError(
+            "Precomputing features needs a frozen backbone: build with "
+            f"train_backbone=False. Received: a backbone with "
+            f"{len(backbone.trainable_weights)} trainable weights"
+        )
+    if learning_rate is not None:
+        check_positive("learning_rate", learning_rate)
+    elif not model.compiled:
+        raise ValueError(
+            "The model is not compiled; pass a `learning_rate` for the head. "
+            "Received: learning_rate=None"
+        )
+    dropout = layers[f"{model.name}_dropout"]
+    image_features = keras.Model(
+        model.inputs, dropout.input, name=f"{model.name}_image_features"
+    )
+    features = keras.Input(shape=dropout.input.shape[1:], name="features")
+    outputs = layers[f"{model.name}_predictions"](dropout(features))
+    head = keras.Model(features, outputs, name=f"{model.name}_head")
+    compile_like(head, model, learning_rate)
+    return image_features, head
 
 
 def _validate(
     *, input_shape, num_classes, backbone, weights, depth, base_filters, dropout
 ):
     check_int("num_classes", num_classes, minimum=2)
-    if backbone is not None and backbone not in BACKBONES:
-        expected = ", ".join(repr(b) for b in (None, *BACKBONES))
-        raise ValueError(
-            f"Unknown backbone. Received: backbone={backbone!r}. "
-            f"Expected one of {expected}."
-        )
-    if weights not in (None, "imagenet"):
-        raise ValueError(
-            f"Received: weights={weights!r}. Expected one of None, 'imagenet'."
-        )
+    if backbone is not None:
+        check_backbone("backbone", backbone, others=(None,))
+    check_weights(weights)
     if weights is not None and backbone is None:
         raise ValueError(
             "Pretrained weights need a backbone. "

@@ -17,7 +17,7 @@ from cnnrnn.models.checks import (
     check_optimizer,
     check_positive,
     compile_classifier,
-    with_learning_rate,
+    compile_like,
 )
 from cnnrnn.models.layers import RNN_LAYERS, RNN_TYPES, conv_block
 
@@ -123,13 +123,14 @@ def build_video_classifier(
             with a `keras.applications` encoder, at least
             `2**encoder_depth` with `"small_cnn"`. Defaults to `(64, 64, 3)`.
         num_classes: int. Number of classes, at least 2.
-        frame_encoder: str. `"small_cnn"`, or a `keras.applications`
-            backbone: `"mobilenet_v1_0.25"`, `"mobilenet_v2"`, `"mobilenet_v3_small"`,
-            `"mobilenet_v3_large"`, `"efficientnet_b0"` or
-            `"efficientnet_v2_b0"`. Defaults to `"small_cnn"`.
-        weights: str or None. `"imagenet"` to load pretrained backbone
-            weights (downloaded on first use), or None for random ones. Needs
-            a `keras.applications` `frame_encoder`. Defaults to None.
+        frame_encoder: str. `"small_cnn"`, one of
+            `cnnrnn.models.backbones.BACKBONES` (`"mobilenet_v1_0.25"`,
+            `"mobilenet_v2"`, ...) or any `keras.applications` model name
+            (`"ResNet50"`, ...). Defaults to `"small_cnn"`.
+        weights: str or None. `"imagenet"` for Keras's cached ImageNet
+            weights (`$KERAS_HOME/models`), the path of a weights file, or
+            None for random ones. Needs a `keras.applications`
+            `frame_encoder`. Defaults to None.
         train_encoder: bool. Whether the frame encoder is trainable. Set it
             to False with pretrained weights to train only the recurrent
             head (and to precompute the frame features with
@@ -259,8 +260,8 @@ def build_frame_average_classifier(
         num_classes: int. Number of classes, at least 2.
         frame_encoder: str. `"small_cnn"` or a `keras.applications` backbone
             (see `build_video_classifier`). Defaults to `"small_cnn"`.
-        weights: str or None. `"imagenet"` or None. Needs a
-            `keras.applications` `frame_encoder`. Defaults to None.
+        weights: str or None. `"imagenet"`, a weights file or None. Needs
+            a `keras.applications` `frame_encoder`. Defaults to None.
         train_encoder: bool. Whether the frame encoder is trainable.
             Defaults to True.
         encoder_depth: int. Number of convolution blocks of `"small_cnn"`,
@@ -410,16 +411,7 @@ def feature_models(model, *, learning_rate=None):
     head = keras.Model(
         sequence_head.input, sequence_head.output, name=f"{name}_sequence_head"
     )
-    if model.compiled:
-        config = model.get_compile_config()
-        if learning_rate is not None:
-            config["optimizer"] = keras.optimizers.serialize(
-                with_learning_rate(model.optimizer, learning_rate)
-            )
-        # Deserializing the config makes a fresh optimizer.
-        head.compile_from_config(config)
-    else:
-        compile_classifier(head, learning_rate)
+    compile_like(head, model, learning_rate)
     return frame_features, head
 
 

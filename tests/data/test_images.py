@@ -7,6 +7,8 @@ from PIL import Image
 
 from cnnrnn.data.common import stratified_split, tfds_split_specs
 from cnnrnn.data.images import (
+    AUTO_IMAGE_SIZE_RANGE,
+    auto_image_size,
     load_image_files,
     load_image_folder,
     load_images,
@@ -65,6 +67,23 @@ def test_folder_image_size_tuple_and_test_only_split(image_folder):
     assert data.train is None and data.validation is None
     images, labels = collect(data.test)
     assert images.shape == (24, 10, 14, 3) and len(labels) == 24
+
+
+def test_auto_image_size_is_the_median_shorter_side_within_range():
+    smallest, largest = AUTO_IMAGE_SIZE_RANGE
+    assert auto_image_size([(50, 70), (60, 40), (90, 90)]) == 48
+    assert auto_image_size([(1000, 2000)] * 3) == largest
+    assert auto_image_size([(8, 8), (10, 12)]) == smallest
+
+
+def test_folder_auto_image_size_is_chosen_from_the_images(tmp_path, seed):
+    for offset, name in enumerate(["a", "b"]):
+        write_images(tmp_path / name, 3, seed=seed + offset, size=50)
+    data = load_image_folder(tmp_path, image_size="auto", batch_size=8)
+    assert data.info["chosen"] == {"image_size": [48, 48]}
+    assert data.model_args["input_shape"] == (48, 48, 3)
+    assert collect(data.train)[0].shape[1:] == (48, 48, 3)
+    assert "chosen" not in load_image_folder(tmp_path, image_size=16).info
 
 
 def test_same_seed_same_split_and_other_seed_differs(image_folder):
@@ -236,7 +255,7 @@ def test_tfds_images_with_mock_data(tmp_path):
         images, labels = collect(data.train)
         names = ["roses", "tulips", "sunflowers", "daisy", "dandelion", "lily"]
         relabelled = load_tfds_images(
-            "tf_flowers", class_names=names, data_dir=str(tmp_path)
+            "tf_flowers", class_names=names, data_dir=str(tmp_path), image_size="auto"
         )
         relabels = collect(relabelled.validation)[1]
     assert images.shape == (6, 8, 8, 3) and images.dtype == np.float32
@@ -249,6 +268,7 @@ def test_tfds_images_with_mock_data(tmp_path):
     }
     assert data.model_args == {"input_shape": (8, 8, 3), "num_classes": 5}
     assert relabelled.model_args["num_classes"] == 6
+    assert relabelled.info["chosen"]["image_size"][0] >= AUTO_IMAGE_SIZE_RANGE[0]
     assert set(relabels) <= {0, 1, 2, 3, 4}
     json.dumps(data.info)
 

@@ -11,7 +11,8 @@ from test_case import (
 )
 
 from cnnrnn.models import build_plant_classifier, prepare_fine_tuning
-from cnnrnn.models.plant_classifier import BACKBONES
+from cnnrnn.models.backbones import BACKBONES
+from cnnrnn.models.plant_classifier import feature_models
 
 pytestmark = pytest.mark.backends
 
@@ -240,6 +241,45 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
     probabilities = model.predict(_images(2), verbose=0)
     assert probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+
+# The model's own optimizer never ran, so it has no slot variables; loading warns.
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
+def test_training_the_head_on_features_trains_the_model(seed, tmp_path):
+    model = build_plant_classifier(
+        input_shape=(32, 32, 3),
+        num_classes=3,
+        backbone="mobilenet_v1_0.25",
+        learning_rate=1e-2,
+    )
+    images, labels = _images(4, size=32), np.array([0, 1, 2, 0])
+    image_features, head = feature_models(model)
+    assert head.optimizer is not model.optimizer
+    assert float(head.optimizer.learning_rate) == pytest.approx(1e-2)
+
+    features = image_features.predict_on_batch(images)
+    assert features.shape == (4, 256)
+    before = model.predict_on_batch(images)
+    np.testing.assert_allclose(head.predict_on_batch(features), before, atol=1e-6)
+    head.fit(features, labels, epochs=2, batch_size=4, verbose=0)
+    after = model.predict_on_batch(images)
+    assert not np.allclose(after, before, atol=1e-4)
+    np.testing.assert_allclose(head.predict_on_batch(features), after, atol=1e-6)
+    run_saving_test(model, images, tmp_path)
+
+
+def test_feature_models_need_a_frozen_backbone():
+    with pytest.raises(ValueError, match="needs a plant classifier with a backbone"):
+        feature_models(build_plant_classifier(num_classes=3, **SMALL))
+    trainable = build_plant_classifier(
+        input_shape=(32, 32, 3),
+        num_classes=3,
+        backbone="mobilenet_v1_0.25",
+        train_backbone=True,
+        compile=False,
+    )
+    with pytest.raises(ValueError, match="needs a frozen backbone"):
+        feature_models(trainable)
 
 
 @pytest.mark.parametrize(
