@@ -10,9 +10,10 @@ APP = apps.get_app("plant-classifier")
 def test_defaults_hold_every_factory_option():
     config = resolve_config(APP, overrides={"data": {"source": "my_photos"}})
     assert config["app"] == "plant-classifier"
-    assert config["model"]["depth"] == 3
+    assert config["model"]["depth"] == 4  # the application's, over the factory's
+    assert config["model"]["base_filters"] == 32  # the factory's
     assert "num_classes" not in config["model"]
-    assert config["training"]["epochs"] == 30
+    assert config["training"]["epochs"] == 40
     assert config["devices"] == {"precision": "auto", "strategy": "auto"}
 
 
@@ -20,10 +21,11 @@ def test_the_demo_data_gets_its_showcase_settings_and_own_data_does_not(tmp_path
     demo = resolve_config(APP)
     assert demo["data"]["image_size"] == [32, 32]
     assert demo["model"]["base_filters"] == 16
-    assert demo["training"]["learning_rate_schedule"] == "cosine"
+    assert demo["model"]["depth"] == 3
     own = resolve_config(APP, overrides={"data": {"source": "my_photos"}})
-    assert own["data"]["image_size"] == [64, 64]
+    assert own["data"]["image_size"] == "auto"
     assert own["model"]["base_filters"] == 32
+    assert own["model"]["depth"] == 4
     path = tmp_path / "config.toml"
     path.write_text('[data]\nsource = "my_photos"\n')
     assert resolve_config(APP, file_config=load_config_file(path)) == own

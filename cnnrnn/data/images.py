@@ -25,7 +25,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 _ON_BAD_FILE = ("skip", "error")
 # Smallest and largest side that `image_size="auto"` chooses.
-AUTO_IMAGE_SIZE_RANGE = (32, 96)
+AUTO_IMAGE_SIZE_RANGE = (32, 64)
 # Images of a TensorFlow Datasets set whose sizes `"auto"` looks at.
 _AUTO_SIZE_SAMPLE = 64
 
@@ -223,7 +223,7 @@ def auto_image_size(sizes):
     Example:
 
     >>> auto_image_size([(128, 128), (240, 320), (100, 90)])
-    96
+    64
     """
     smallest, largest = AUTO_IMAGE_SIZE_RANGE
     median = int(np.median([min(size) for size in sizes])) if sizes else largest

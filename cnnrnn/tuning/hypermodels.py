@@ -16,7 +16,8 @@ COMMON_SPACE = {
     "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
     "dropout": {"min": 0.0, "max": 0.5, "step": 0.1},
     "optimizer": {"values": ["adam", "rmsprop", "sgd"]},
-    "weight_decay": {"values": [0.0, 1e-5, 1e-4, 1e-3]},
+    # Decoupled: each step shrinks a weight by learning_rate * weight_decay.
+    "weight_decay": {"values": [0.0, 1e-3, 1e-2, 0.02, 0.05]},
 }
 _RNN_TYPES = {"values": ["lstm", "gru"]}
 _ACTIVATIONS = {"values": ["relu", "gelu", "silu", "elu"]}

@@ -1,0 +1,299 @@
+"""The applications against simple classical baselines on the shared real data.
+
+Each application is trained with `cnnrnn`'s defaults for real data (what
+`cnnrnn train APP --data ...` gives) and, where one applies, with the
+shared ImageNet MobileNet v1 (alpha 0.25) weights; a classical baseline is
+fitted on the same training files and both are scored on the same held-out
+files:
+
+- plant-classifier on `images/flowers` (3,483 photos, 5 classes): cnnrnn's
+  own stratified split (its `data.seed`), from scratch with the defaults and
+  with the shared MobileNet weights (the 128x128 photos upsampled to the
+  weights' 224x224, the whole network trained); baseline: logistic
+  regression on 16x16 pixels + HSV colour histograms.
+- sentiment-rnn on the review sentences: in-domain (amazon + imdb, cnnrnn's
+  split) and across domains (train on one file, test on the other whole);
+  baseline: TF-IDF word 1-2-grams + logistic regression.
+
+Writes JSON and a markdown table (accuracy, wall time of training on this
+machine, the baseline). Skips an application whose shared data is absent.
+
+Usage:
+    python benchmarks/real_data.py [--apps plant,sentiment] [--seeds 1]
+        [--output benchmarks/results/real_data.json]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from cnnrnn import apps, training  # noqa: E402
+from cnnrnn.config import resolve_config  # noqa: E402
+
+SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+FLOWERS = SHARED / "images" / "flowers"
+REVIEWS = {
+    "amazon": SHARED / "sentiment" / "amazon_cells_labelled.txt",
+    "imdb": SHARED / "sentiment" / "imdb_labelled.txt",
+}
+MOBILENET = SHARED / "weights" / "mobilenet_2_5_224_tf_no_top.h5"
+
+
+def train_and_test(app_name, run_dir, *, data, seed, test_data=None, **sections):
+    """Trains one run; returns its held-out metrics, wall time and config."""
+    app = apps.get_app(app_name)
+    overrides = {**sections, "data": data}
+    overrides["training"] = {**sections.get("training", {}), "seed": seed}
+    config = training.resolve_source(app, resolve_config(app, overrides=overrides))
+    started = time.perf_counter()
+    trained = training.train(
+        app, config=config, run_dir=run_dir, console=Console(quiet=True)
+    )
+    seconds = time.perf_counter() - started
+    config, _, metrics = training.evaluate_run(run_dir, data=test_data)
+    return {
+        "test": metrics,
+        "seconds": round(seconds, 1),
+        "epochs": trained["epochs"],
+        "config": config,
+    }
+
+
+def arrays(dataset):
+    """Every `(inputs, labels)` batch of a split, concatenated."""
+    inputs, labels = [], []
+    for batch_inputs, batch_labels in dataset.as_numpy_iterator():
+        inputs.append(batch_inputs)
+        labels.append(batch_labels)
+    return np.concatenate(inputs), np.concatenate(labels)
+
+
+def pixel_features(images):
+    """16x16 pixels and 8-bin hue, saturation and value histograms."""
+    from matplotlib.colors import rgb_to_hsv
+
+    small = np.stack(
+        [
+            image.reshape(16, image.shape[0] // 16, 16, image.shape[1] // 16, 3).mean(
+                axis=(1, 3)
+            )
+            for image in images
+        ]
+    )
+    hsv = rgb_to_hsv(np.clip(images / 255.0, 0, 1))
+    histograms = [
+        np.stack(
+            [np.histogram(h[..., c], bins=8, range=(0, 1))[0] for c in range(3)]
+        ).ravel()
+        / (h.shape[0] * h.shape[1])
+        for h in hsv
+    ]
+    return np.concatenate([small.reshape(len(images), -1) / 255.0, histograms], axis=1)
+
+
+def pixel_baseline(config):
+    """Logistic regression on `pixel_features`, on the run's own split."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    splits = training.load_splits(apps.get_app(config["app"]), config)
+    train_x, train_y = arrays(splits.train.concatenate(splits.validation))
+    test_x, test_y = arrays(splits.test)
+    baseline = make_pipeline(
+        StandardScaler(), LogisticRegression(C=0.05, max_iter=3000)
+    )
+    baseline.fit(pixel_features(train_x), train_y)
+    return float(baseline.score(pixel_features(test_x), test_y))
+
+
+def plant(tmp, seeds):
+    variants = {"defaults": {"data": {"source": str(FLOWERS)}}}
+    if MOBILENET.is_file():
+        variants["mobilenet_v1_0.25 from ImageNet, trained whole, 224x224"] = {
+            "data": {"source": str(FLOWERS), "image_size": [224, 224]},
+            "model": {
+                "backbone": "mobilenet_v1_0.25",
+                "weights": str(MOBILENET),
+                "train_backbone": True,
+            },
+            "training": {"epochs": 25, "early_stopping_patience": 25},
+        }
+    rows, configs = {}, []
+    for variant, sections in variants.items():
+        runs = [
+            train_and_test(
+                "plant-classifier",
+                tmp / f"plant-{len(rows)}-{seed}",
+                seed=seed,
+                **sections,
+            )
+            for seed in seeds
+        ]
+        rows[variant] = summary(runs, "accuracy")
+        configs.append(runs[-1]["config"])
+    # Every variant splits the same files (the same data.seed).
+    rows["baseline: pixels + HSV histograms, logistic regression"] = {
+        "accuracy": pixel_baseline(configs[0])
+    }
+    return rows
+
+
+def tfidf_accuracy(train_texts, train_labels, test_texts, test_labels):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    baseline = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+        LogisticRegression(max_iter=1000),
+    )
+    baseline.fit(train_texts, train_labels)
+    return float(baseline.score(test_texts, test_labels))
+
+
+def texts_and_labels(dataset):
+    texts, labels = arrays(dataset)
+    return [text.decode() for text in texts], labels
+
+
+def sentiment(tmp, seeds):
+    both = tmp / "amazon+imdb.tsv"
+    both.write_bytes(b"".join(path.read_bytes() for path in REVIEWS.values()))
+    tasks = {"in-domain, amazon + imdb": (both, None)}
+    for train_name, test_name in (("amazon", "imdb"), ("imdb", "amazon")):
+        tasks[f"{train_name} -> {test_name}"] = (
+            REVIEWS[train_name],
+            REVIEWS[test_name],
+        )
+    rows = {}
+    for task, (train_file, test_file) in tasks.items():
+        data = {"source": str(train_file), "header": False}
+        if test_file is not None:
+            data["test_split"] = 0.0
+        runs = [
+            train_and_test(
+                "sentiment-rnn",
+                tmp / f"sentiment-{len(rows)}-{seed}",
+                data=data,
+                seed=seed,
+                test_data=test_file and str(test_file),
+            )
+            for seed in seeds
+        ]
+        config = runs[-1]["config"]
+        app = apps.get_app("sentiment-rnn")
+        splits = training.load_splits(app, config)
+        train_texts, train_labels = texts_and_labels(
+            splits.train.concatenate(splits.validation)
+        )
+        if test_file is None:
+            held_out = splits.test
+        else:
+            held_out = training.load_splits(
+                app, config, source=str(test_file), validation_split=0.0, test_split=1.0
+            ).test
+        rows[task] = {
+            **summary(runs, "accuracy"),
+            "baseline_tfidf_logistic_regression": tfidf_accuracy(
+                train_texts, train_labels, *texts_and_labels(held_out)
+            ),
+        }
+    return rows
+
+
+def summary(runs, metric):
+    values = [run["test"][metric] for run in runs]
+    return {
+        metric: statistics.mean(values),
+        "per_seed": values,
+        "train_seconds": statistics.mean(run["seconds"] for run in runs),
+        "epochs_run": [run["epochs"] for run in runs],
+    }
+
+
+def cpu_name():
+    """The CPU's model name, and whether it has AVX-512 (Linux; else the arch)."""
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return platform.machine()
+    text = cpuinfo.read_text()
+    names = [
+        line.split(":", 1)[1].strip()
+        for line in text.splitlines()
+        if line.startswith("model name")
+    ]
+    name = names[0] if names else platform.machine()
+    return f"{name}, {'with' if 'avx512f' in text else 'without'} AVX-512"
+
+
+BENCHMARKS = {
+    "plant": (plant, FLOWERS),
+    "sentiment": (sentiment, REVIEWS["amazon"]),
+}
+
+
+def markdown(results):
+    lines = ["| application | task | cnnrnn | baseline | training time (s) |"]
+    lines.append("| --- | --- | --- | --- | --- |")
+    for app_name, rows in results["applications"].items():
+        if isinstance(rows, str):
+            lines.append(f"| {app_name} | {rows} | | | |")
+            continue
+        for task, row in rows.items():
+            value = row.get("accuracy")
+            baseline = row.get("baseline_tfidf_logistic_regression", "")
+            if task.startswith("baseline"):
+                lines.append(f"| {app_name} | {task} | | {value:.3f} | |")
+                continue
+            baseline = f"{baseline:.3f}" if baseline != "" else ""
+            lines.append(
+                f"| {app_name} | {task} | {value:.3f} | {baseline} | "
+                f"{row['train_seconds']:.0f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apps", default=",".join(BENCHMARKS))
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        default=pathlib.Path("benchmarks/results/real_data.json"),
+    )
+    args = parser.parse_args()
+    seeds = range(1, args.seeds + 1)
+    result = {
+        "benchmark": "real_data",
+        "cpus": os.cpu_count(),
+        "machine": cpu_name(),
+        "applications": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        os.environ["CNNRNN_HOME"] = str(tmp / "home")
+        for name in args.apps.split(","):
+            run, needed = BENCHMARKS[name]
+            result["applications"][name] = (
+                run(tmp, seeds) if needed.exists() else f"skipped: {needed} not found"
+            )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    args.output.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
