@@ -171,7 +171,18 @@ def compile_like(target, model, learning_rate=None):
     holds no optimizer to copy: `target` then gets Adam without weight decay,
     sparse categorical cross-entropy and accuracy at `learning_rate`.
     `target` may be `model` itself.
+
+    Raises:
+        ValueError: if `learning_rate` is not positive, or is None for a
+            model that was never compiled.
     """
+    if learning_rate is not None:
+        check_positive("learning_rate", learning_rate)
+    elif not model.compiled:
+        raise ValueError(
+            "The model is not compiled; pass a `learning_rate` for the head. "
+            "Received: learning_rate=None"
+        )
     if not model.compiled:
         compile_classifier(target, learning_rate)
         return

@@ -247,13 +247,6 @@ def feature_models(model, *, learning_rate=None):
             f"train_backbone=False. Received: a backbone with "
             f"{len(backbone.trainable_weights)} trainable weights"
         )
-    if learning_rate is not None:
-        check_positive("learning_rate", learning_rate)
-    elif not model.compiled:
-        raise ValueError(
-            "The model is not compiled; pass a `learning_rate` for the head. "
-            "Received: learning_rate=None"
-        )
     dropout = layers[f"{model.name}_dropout"]
     image_features = keras.Model(
         model.inputs, dropout.input, name=f"{model.name}_image_features"

@@ -397,13 +397,6 @@ def feature_models(model, *, learning_rate=None):
             f"{encoded.layer.name!r} has {len(encoded.trainable_weights)} "
             "trainable weights"
         )
-    if learning_rate is not None:
-        check_positive("learning_rate", learning_rate)
-    elif not model.compiled:
-        raise ValueError(
-            "The model is not compiled; pass a `learning_rate` for the head. "
-            "Received: learning_rate=None"
-        )
 
     frame_features = keras.Model(
         layers["frames"].output, encoded.output, name=f"{name}_frame_features"
