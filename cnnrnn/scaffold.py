@@ -14,9 +14,10 @@ import re
 import shutil
 import tempfile
 
+from cnnrnn.bundled import bundled_dir
 from cnnrnn.errors import CnnrnnError
 
-TEMPLATES_DIR = pathlib.Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES_DIR = bundled_dir("templates")
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]*$")
 _INTEGERS = {  # option: (smallest, largest)
     "num_classes": (2, 100_000),

@@ -37,6 +37,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from cnnrnn.apps import check_backend, get_app
+from cnnrnn.bundled import bundled_dir
 from cnnrnn.config import resolve_config
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning.hypermodels import HYPERMODELS
@@ -131,9 +132,11 @@ def load_job(path, *, output=None):
     """
     path = pathlib.Path(path)
     if not path.is_file():
+        examples = bundled_dir("tuning")
+        names = ", ".join(sorted(job.name for job in examples.glob("*.toml")))
         raise CnnrnnError(
-            f"Job file '{path}' not found: pass a TOML search job, e.g. "
-            "tuning/sentiment_rnn.toml."
+            f"Job file '{path}' not found: pass a TOML search job, e.g. one of "
+            f"the examples in {examples} ({names})."
         )
     try:
         table = tomllib.loads(path.read_text())

@@ -200,9 +200,10 @@ def test_record_is_json_serialisable(name):
     assert record["space"] == result.space
 
 
-def test_missing_job_file(tmp_path):
-    with pytest.raises(CnnrnnError, match="not found"):
+def test_missing_job_file_points_at_the_example_jobs(tmp_path):
+    with pytest.raises(CnnrnnError, match="not found") as error:
         load_job(tmp_path / "nope.toml")
+    assert "plant_classifier.toml" in str(error.value)  # the shipped examples
 
 
 def test_invalid_toml(tmp_path):
