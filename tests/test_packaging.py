@@ -39,15 +39,16 @@ def files_under(folder):
 def test_the_wheel_carries_every_template_and_example_job(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder in ("templates", "tuning"):
-        expected = {f"cnnrnn/_bundled/{folder}/{name}" for name in files_under(
-            ROOT / folder
-        )}
+        expected = {
+            f"cnnrnn/_bundled/{folder}/{name}" for name in files_under(ROOT / folder)
+        }
         assert expected <= names, sorted(expected - names)[:5]
     for app_name in APPS:  # each template is whole without links
         template = f"cnnrnn/_bundled/templates/{app_name}"
-        for part in ("cookiecutter.json", "hooks/pre_gen_project.py",
-                     "templates/model_options.toml",
-                     "{{cookiecutter.project_slug}}/tests/test_project.py"):  # fmt: skip
+        parts = ("cookiecutter.json", "hooks/pre_gen_project.py",
+                 "templates/model_options.toml",
+                 "{{cookiecutter.project_slug}}/tests/test_project.py")  # fmt: skip
+        for part in parts:
             assert f"{template}/{part}" in names, part
 
 
