@@ -217,7 +217,7 @@ def test_output_folders_are_never_clobbered(reviews, tmp_path):
         "space": {"units": 8, "embedding_dim": 8, "num_layers": 1, **CHEAP_CELL},
     }
     run_search(make_job(table, output=tmp_path / "s"), console=QUIET)
-    table["search"]["max_trials"] = 2
+    table["space"]["units"] = 16
     with pytest.raises(CnnrnnError, match="different search: pass --overwrite"):
         run_search(make_job(table, output=tmp_path / "s"), console=QUIET)
     (tmp_path / "other").mkdir()
@@ -228,7 +228,8 @@ def test_output_folders_are_never_clobbered(reviews, tmp_path):
     summary = run_search(
         make_job(table, output=tmp_path / "s"), overwrite=True, console=QUIET
     )
-    assert summary["trials"] == 2
+    (trial,) = json.loads((tmp_path / "s" / "trials.json").read_text())
+    assert summary["trials"] == 1 and trial["hyperparameters"]["units"] == 16
 
 
 def test_dry_run_prints_the_space_and_trains_nothing(tmp_path, capsys):
