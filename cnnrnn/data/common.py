@@ -35,6 +35,37 @@ class DataSplits:
     extras: dict = dataclasses.field(default_factory=dict)
 
 
+def class_folders(directory, *, what, expected):
+    """Returns `{class_name: folder}` for the visible sub-folders, sorted.
+
+    Args:
+        directory: `pathlib.Path`. The data folder.
+        what: str. What it is, for the messages, e.g. `"Image folder"`.
+        expected: str. The layout it needs, for the messages, e.g. `"one
+            sub-folder of images per class, e.g. 'DIR/rose/001.jpg'"`.
+
+    Raises:
+        DataError: when the folder is missing, a file, or has no sub-folders.
+    """
+    if not directory.exists():
+        raise DataError(
+            f"{what} '{directory}' does not exist: pass a folder with {expected}."
+        )
+    if not directory.is_dir():
+        raise DataError(
+            f"{what} '{directory}' is a file: pass a folder with {expected}."
+        )
+    entries = [e for e in sorted(directory.iterdir()) if not e.name.startswith(".")]
+    class_dirs = {entry.name: entry for entry in entries if entry.is_dir()}
+    if not class_dirs:
+        state = "holds files but no" if entries else "is empty, with no"
+        raise DataError(
+            f"{what} '{directory}' {state} class sub-folders: the loader expects "
+            f"{expected}."
+        )
+    return class_dirs
+
+
 def stratified_split(labels, *, validation_split, test_split, seed):
     """Splits example indices into train, validation and test, class by class.
 

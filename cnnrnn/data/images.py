@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cnnrnn.data.common import (
     DataSplits,
+    class_folders,
     label_order,
     prepare_tfds_classification,
     stratified_split,
@@ -139,7 +140,13 @@ def load_image_folder(
     check_split_fractions(validation_split, test_split)
     check_choice("on_bad_file", on_bad_file, _ON_BAD_FILE)
     directory = pathlib.Path(directory)
-    class_dirs = _class_folders(directory)
+    class_dirs = class_folders(
+        directory,
+        what="Image folder",
+        expected="one sub-folder per class, holding its images, e.g. "
+        f"'{directory / 'rose' / '001.jpg'}', '{directory / 'tulip' / '002.jpg'}' "
+        "(or pass 'tfds:NAME')",
+    )
     class_names = label_order(f"Image folder '{directory}'", class_dirs, class_names)
 
     candidates = []
@@ -588,30 +595,6 @@ def _image_size(image_size):
             "or a tuple (height, width) of positive ints."
         )
     return int(size[0]), int(size[1])
-
-
-def _class_folders(directory):
-    """Returns `{class_name: folder}` for the visible sub-folders, sorted."""
-    if not directory.exists():
-        raise DataError(
-            f"Image folder '{directory}' does not exist: pass a folder with one "
-            "sub-folder per class, or 'tfds:NAME'."
-        )
-    if not directory.is_dir():
-        raise DataError(
-            f"Image folder '{directory}' is a file: pass a folder with one "
-            "sub-folder per class."
-        )
-    entries = [e for e in sorted(directory.iterdir()) if not e.name.startswith(".")]
-    class_dirs = {entry.name: entry for entry in entries if entry.is_dir()}
-    if not class_dirs:
-        state = "holds files but no" if entries else "is empty, with no"
-        raise DataError(
-            f"Image folder '{directory}' {state} class sub-folders: the loader "
-            "expects one sub-folder per class, e.g. "
-            f"'{directory / 'rose' / '001.jpg'}', '{directory / 'tulip' / '002.jpg'}'."
-        )
-    return class_dirs
 
 
 def _visible_files(folder):

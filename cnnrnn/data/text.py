@@ -10,7 +10,12 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from cnnrnn.data.common import DataSplits, stratified_split, tfds_classification_builder
+from cnnrnn.data.common import (
+    DataSplits,
+    class_folders,
+    stratified_split,
+    tfds_classification_builder,
+)
 from cnnrnn.data.options import (
     STANDARDIZE,
     STANDARDIZE_CHOICES,
@@ -717,15 +722,12 @@ def _column_index(path, name, column, header):
 
 def _read_folder(directory):
     """Reads `(texts, labels, counts)` from `directory/<class>/*.txt`."""
-    entries = [e for e in sorted(directory.iterdir()) if not e.name.startswith(".")]
-    class_dirs = [entry for entry in entries if entry.is_dir()]
-    if not class_dirs:
-        state = "holds files but no" if entries else "is empty, with no"
-        raise DataError(
-            f"Text folder '{directory}' {state} class sub-folders: the loader "
-            "expects one sub-folder of .txt files per class, e.g. "
-            f"'{directory / 'positive' / '001.txt'}', or a CSV/TSV file."
-        )
+    class_dirs = class_folders(
+        directory,
+        what="Text folder",
+        expected="one sub-folder of .txt files per class, e.g. "
+        f"'{directory / 'positive' / '001.txt'}', or pass a CSV/TSV file",
+    ).values()
     texts, labels, num_skipped, num_replaced = [], [], 0, 0
     for class_dir in class_dirs:
         files = sorted(

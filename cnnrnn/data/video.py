@@ -25,6 +25,7 @@ from PIL import Image, ImageOps
 
 from cnnrnn.data.common import (
     DataSplits,
+    class_folders,
     label_order,
     prepare_tfds_classification,
     stratified_split,
@@ -225,7 +226,12 @@ def load_video_folder(
     _check_num_workers(num_workers)
     cache_dir = _cache_folder(cache)
     directory = pathlib.Path(directory)
-    class_dirs = _class_folders(directory)
+    class_dirs = class_folders(
+        directory,
+        what="Video folder",
+        expected=f"{_LAYOUT} (one sub-folder of clips per class), e.g. "
+        f"'{directory / 'jump' / '001.mp4'}' (or pass 'tfds:NAME')",
+    )
     if class_names is None and len(class_dirs) < 2:
         raise DataError(
             f"Video folder '{directory}' has only one class ({next(iter(class_dirs))!r}"
@@ -903,30 +909,6 @@ def _make_cache_folder(cache_dir):
             f"Cannot create the clip cache folder '{cache_dir}' ({_reason(error)}): "
             "pass a writable folder as cache, or cache=True."
         ) from None
-
-
-def _class_folders(directory):
-    """Returns `{class_name: folder}` for the visible sub-folders, sorted."""
-    if not directory.exists():
-        raise DataError(
-            f"Video folder '{directory}' does not exist: pass a folder laid out "
-            f"as {_LAYOUT} (one sub-folder of clips per class), or 'tfds:NAME'."
-        )
-    if not directory.is_dir():
-        raise DataError(
-            f"Video folder '{directory}' is a file: pass a folder laid out as "
-            f"{_LAYOUT} (one sub-folder of clips per class)."
-        )
-    entries = [e for e in sorted(directory.iterdir()) if not e.name.startswith(".")]
-    class_dirs = {entry.name: entry for entry in entries if entry.is_dir()}
-    if not class_dirs:
-        state = "holds files but no" if entries else "is empty, with no"
-        raise DataError(
-            f"Video folder '{directory}' {state} class sub-folders: the loader "
-            f"expects {_LAYOUT}, e.g. '{directory / 'jump' / '001.mp4'}', "
-            f"'{directory / 'run' / '002.mp4'}'."
-        )
-    return class_dirs
 
 
 def _clips_in(class_dir):
