@@ -2,9 +2,12 @@
 
 Every notebook runs in a real Jupyter kernel (`nbclient`, the `python3`
 kernel of this Python) with `QUICK=1`, in a temporary working directory, so
-that what it writes stays out of the checkout. `CNNRNN_HOME` points at one
-temporary folder shared by the whole session: demo data a notebook takes
-from the cache are generated once, never in the user's `~/.cache`.
+that what it writes stays out of the checkout. The notebooks of this module
+share one kernel, which starts TensorFlow once: before each notebook, `%reset
+-f` empties the namespace (a missing import still fails) and the kernel moves
+to the notebook's folder. `CNNRNN_HOME` points at one temporary folder shared
+by the whole session: demo data a notebook takes from the cache are generated
+once, never in the user's `~/.cache`.
 """
 
 import json
@@ -18,6 +21,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
+from jupyter_client.manager import KernelManager  # noqa: E402
 from nbclient.exceptions import CellExecutionError  # noqa: E402
 
 from cnnrnn import cli  # noqa: E402
@@ -49,24 +53,35 @@ def check_kernel_is_this_python():
         )
 
 
-def execute_notebook(path, *, cwd, cnnrnn_home):
-    """Runs a notebook with QUICK=1 in `cwd`; fails with the failing cell's error."""
+@pytest.fixture(scope="module")
+def kernel(cnnrnn_home):
+    """A started `python3` kernel with `QUICK=1`, shared by the module's notebooks."""
     check_kernel_is_this_python()
-    notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        kernel_name=KERNEL,
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(cwd)}},  # the kernel's working directory
-    )
+    manager = KernelManager(kernel_name=KERNEL)
     env = {
         **os.environ,
         "QUICK": "1",
         "CNNRNN_HOME": str(cnnrnn_home),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
+    manager.start_kernel(env=env)
+    yield manager
+    manager.shutdown_kernel(now=True)
+
+
+def execute_notebook(path, *, cwd, kernel):
+    """Runs a notebook in `cwd` on a fresh namespace of `kernel`; fails with the
+    failing cell's error."""
+    notebook = nbformat.read(path, as_version=4)
+    fresh_start = nbformat.v4.new_code_cell(
+        f"%reset -f\nimport os\nos.chdir({str(cwd)!r})\ndel os"
+    )
+    notebook.cells.insert(0, fresh_start)
+    client = nbclient.NotebookClient(
+        notebook, km=kernel, kernel_name=KERNEL, timeout=CELL_TIMEOUT
+    )
     try:
-        client.execute(env=env)
+        client.execute()
     except CellExecutionError as error:
         message = ANSI_ESCAPE.sub("", str(error))
         pytest.fail(f"{path.name}: a cell failed.\n{message}", pytrace=False)
@@ -110,8 +125,8 @@ def test_the_notebook_is_committed_without_outputs_and_has_a_quick_parameter(pat
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_the_notebook_runs_with_quick_on(path, tmp_path, cnnrnn_home):
-    notebook = execute_notebook(path, cwd=tmp_path, cnnrnn_home=cnnrnn_home)
+def test_the_notebook_runs_with_quick_on(path, tmp_path, kernel):
+    notebook = execute_notebook(path, cwd=tmp_path, kernel=kernel)
     errors = [
         output
         for cell in notebook.cells
@@ -123,11 +138,11 @@ def test_the_notebook_runs_with_quick_on(path, tmp_path, cnnrnn_home):
     assert written <= {"runs"}, f"{path.name} wrote outside runs/: {written}"
 
 
-def test_a_generated_project_notebook_runs(tmp_path, cnnrnn_home, capsys):
+def test_a_generated_project_notebook_runs(tmp_path, kernel, capsys):
     project = tmp_path / "reviews"
     assert cli.main(["new", "sentiment-rnn", str(project), "--no-input"]) == 0
     capsys.readouterr()
     execute_notebook(
-        project / "notebooks" / "explore.ipynb", cwd=project, cnnrnn_home=cnnrnn_home
+        project / "notebooks" / "explore.ipynb", cwd=project, kernel=kernel
     )
     assert (project / "runs" / "notebook-quick" / "model.keras").is_file()

@@ -20,11 +20,11 @@ from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning import cluster, distributed, launch, results
 
 TIMEOUT = 240  # seconds for a whole distributed search; it takes about 45
-TRIALS = 4  # in each search of `_job`
+TRIALS = 3  # in each search of `_job`
 
 
 def _job(folder, reviews, *, retrain_best=False):
-    """A four-trial search of small sentiment models (a trial takes seconds).
+    """A three-trial search of small sentiment models (a trial takes seconds).
 
     The cell is fixed (`CHEAP_CELL`): what these tests check is who runs
     which trial.
