@@ -40,7 +40,6 @@ from cnnrnn.apps import check_backend, get_app
 from cnnrnn.bundled import bundled_dir
 from cnnrnn.config import resolve_config
 from cnnrnn.errors import CnnrnnError
-from cnnrnn.tuning.hypermodels import HYPERMODELS
 from cnnrnn.tuning.space import define, merge_space
 
 ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
@@ -180,7 +179,7 @@ def make_job(table, *, path=None, output=None):
         app.model_from_data
     )
     space = merge_space(
-        HYPERMODELS[app.name].default_space,
+        app.search_space,
         table.get("space", {}),
         known=factory_arguments - {"compile", "name"},
     )

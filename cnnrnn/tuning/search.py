@@ -14,7 +14,7 @@ from cnnrnn import devices, runs, training
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.progress import RichProgress
 from cnnrnn.tuning import cluster, distributed, results, workarounds
-from cnnrnn.tuning.hypermodels import HYPERMODELS
+from cnnrnn.tuning.hypermodels import FactoryHyperModel
 from cnnrnn.tuning.space import describe
 
 TUNER_DIR = "tuner"
@@ -95,7 +95,7 @@ def run_search(
         distributed.wait_for_chief(role, console.print)
         state = _check_worker_output(output, job)  # the chief may have made it
     _start_output(output, job, state)  # only once the data loads
-    hypermodel = HYPERMODELS[job.app.name](
+    hypermodel = FactoryHyperModel(
         job.app,
         model_options=config["model"],
         model_from_data=splits.model_args,

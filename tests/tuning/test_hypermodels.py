@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from cnnrnn.apps import APPS
+from cnnrnn.apps.base import COMMON_SPACE
 from cnnrnn.config import resolve_config
-from cnnrnn.tuning.hypermodels import HYPERMODELS, FactoryHyperModel
+from cnnrnn.tuning.hypermodels import FactoryHyperModel
 from cnnrnn.tuning.space import check_spec, define, to_choice
 
 # Small data-set arguments, as the data loaders would give them.
@@ -42,17 +43,16 @@ def recording(app):
     return dataclasses.replace(app, build_model=build_model), calls
 
 
-def test_every_application_has_a_hypermodel():
-    assert set(HYPERMODELS) == set(APPS)
-    for hypermodel in HYPERMODELS.values():
-        assert issubclass(hypermodel, FactoryHyperModel)
-        assert issubclass(hypermodel, keras_tuner.HyperModel)
+def test_every_application_searches_the_common_hyperparameters():
+    assert issubclass(FactoryHyperModel, keras_tuner.HyperModel)
+    for app in APPS.values():
+        assert set(COMMON_SPACE) <= set(app.search_space), app.name
 
 
 @pytest.mark.parametrize("name", sorted(APPS))
 def test_default_space_names_are_searchable_factory_arguments(name):
     app = APPS[name]
-    space = HYPERMODELS[name].default_space
+    space = APPS[name].search_space
     arguments = keyword_arguments(app.build_model)
     assert set(space) <= arguments - {"compile", "name"}
     assert not set(space) & set(app.model_from_data)
@@ -62,18 +62,18 @@ def test_default_space_names_are_searchable_factory_arguments(name):
 def test_default_space_holds_the_default_configuration(name):
     defaults = resolve_config(APPS[name])["model"]
     hp = keras_tuner.HyperParameters()
-    for argument, spec in HYPERMODELS[name].default_space.items():
+    for argument, spec in APPS[name].search_space.items():
         check_spec(argument, spec)
         assert define(hp, argument, spec, defaults[argument]) == defaults[argument]
-    assert set(hp.values) == set(HYPERMODELS[name].default_space)
+    assert set(hp.values) == set(APPS[name].search_space)
 
 
 @pytest.mark.parametrize("name", sorted(MODEL_FROM_DATA))
 def test_first_trial_builds_the_template(name):
     app, calls = recording(APPS[name])
     defaults = resolve_config(APPS[name])["model"]
-    space = HYPERMODELS[name].default_space
-    hypermodel = HYPERMODELS[name](
+    space = APPS[name].search_space
+    hypermodel = FactoryHyperModel(
         app,
         model_options=defaults,
         model_from_data=MODEL_FROM_DATA[name],
@@ -95,7 +95,7 @@ def test_trial_values_and_fixed_values_reach_the_factory():
         "rnn_type": "gru",
         "pooling": {"values": ["last", "attention"]},
     }
-    hypermodel = HYPERMODELS["sentiment-rnn"](
+    hypermodel = FactoryHyperModel(
         app,
         model_options={**defaults, "embedding_dim": 8},
         model_from_data=MODEL_FROM_DATA["sentiment-rnn"],
@@ -128,7 +128,7 @@ class FakeModel:
 
 
 def hypermodel(progress=None):
-    return HYPERMODELS["sentiment-rnn"](
+    return FactoryHyperModel(
         APPS["sentiment-rnn"],
         model_options={},
         model_from_data={},

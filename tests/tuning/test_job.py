@@ -10,7 +10,6 @@ from rich.console import Console
 from cnnrnn.apps import APPS
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning import dry_run, load_job, make_job
-from cnnrnn.tuning.hypermodels import HYPERMODELS
 from cnnrnn.tuning.job import ALGORITHMS, SEARCH_DEFAULTS
 from cnnrnn.tuning.space import define
 
@@ -37,7 +36,7 @@ def test_a_minimal_job_takes_the_defaults():
     result = job()
     assert result.app is APPS["sentiment-rnn"]
     assert result.search == SEARCH_DEFAULTS
-    assert result.space == HYPERMODELS["sentiment-rnn"].default_space
+    assert result.space == APPS["sentiment-rnn"].search_space
     assert result.output == pathlib.Path("tuning_runs/sentiment-rnn")
     assert result.direction == "min"  # val_loss
     assert result.path is None
@@ -181,7 +180,7 @@ def test_space_is_merged_over_the_default_space():
             "recurrent_dropout": {"values": [0.0, 0.2]},
         }
     )
-    default_space = HYPERMODELS["sentiment-rnn"].default_space
+    default_space = APPS["sentiment-rnn"].search_space
     narrowed = {**default_space["learning_rate"], "max": 3e-3}
     assert result.space["learning_rate"] == narrowed
     assert result.space["units"] == 64
@@ -222,7 +221,7 @@ def test_errors_name_the_job_file(tmp_path):
 
 def test_dry_run_prints_space_and_budget():
     text = printed(job(search={"max_trials": 4}, training={"epochs": 3}))
-    for name in HYPERMODELS["sentiment-rnn"].default_space:
+    for name in APPS["sentiment-rnn"].search_space:
         assert name in text
     assert "4 trials" in text and "at most 3 epochs" in text
     hyperband = printed(job(search={"algorithm": "hyperband"}))

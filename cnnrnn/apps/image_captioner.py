@@ -1,0 +1,76 @@
+"""The image captioner: a CNN encoder and an attention LSTM/GRU decoder."""
+
+import numpy as np
+
+from cnnrnn.apps.base import ACTIVATIONS, COMMON_SPACE, RNN_TYPES, App, Lazy
+from cnnrnn.data.options import STANDARDIZE
+
+
+def predict_captions(model, inputs, config, *, top_k=3):
+    """Captions image files by beam search (`top_k` is unused: one caption each)."""
+    del top_k
+    from cnnrnn.data import images
+    from cnnrnn.models import image_captioner
+
+    pixels = images.load_image_files(inputs, image_size=config["data"]["image_size"])
+    found = image_captioner.CaptionDecoder(model).caption(
+        pixels, beam_width=config["training"]["beam_width"], return_scores=True
+    )
+    return [
+        {
+            "input": str(path),
+            "predictions": [{"label": text, "probability": float(np.exp(score))}],
+        }
+        for path, (text, score) in zip(inputs, found, strict=True)
+    ]
+
+
+APP = App(
+    name="image-captioner",
+    summary="image -> caption (CNN encoder + attention LSTM/GRU decoder)",
+    build_model=Lazy("cnnrnn.models.image_captioner:build_image_captioner"),
+    load_data=Lazy("cnnrnn.data.captions:load_captions"),
+    write_demo_data=Lazy("cnnrnn.data.demo:write_caption_demo"),
+    small_demo={"num_scenes": 24, "image_size": 32},
+    predict=predict_captions,
+    defaults={
+        "data": {
+            "image_dir": None,
+            "image_size": [32, 32],
+            "batch_size": 32,
+            "validation_split": 0.1,
+            "test_split": 0.1,
+            "seed": 1337,
+            "max_tokens": 10000,
+            "max_length": None,
+            "standardize": STANDARDIZE,
+            "on_bad_file": "skip",
+            "cache": True,
+        },
+        "training": {"epochs": 12, "early_stopping_patience": 3, "beam_width": 3},
+    },
+    # 7 M FLOPs per example instead of 27 M. 2 cores: 104 s of training
+    # instead of 228 s, test BLEU-4 0.909 with beam search instead of 0.941.
+    demo={
+        "model": {"encoder_filters": 8, "units": 64, "learning_rate": 2e-3},
+        "training": {"epochs": 7},
+    },
+    model_from_data=("vocabulary", "image_shape", "max_length"),
+    reports=(Lazy("cnnrnn.captioning:write_examples_report"),),
+    evaluation_options=lambda config: {
+        "vocabulary": config["model_from_data"]["vocabulary"],
+        "max_length": config["model_from_data"]["max_length"],
+    },
+    evaluation_metrics=Lazy("cnnrnn.captioning:bleu_metrics"),
+    captioner=Lazy("cnnrnn.models.image_captioner:CaptionDecoder"),
+    search_space={
+        **COMMON_SPACE,
+        "encoder_depth": {"min": 2, "max": 4},
+        "encoder_filters": {"values": [8, 16, 32]},
+        "activation": ACTIVATIONS,
+        "units": {"values": [64, 128, 256]},
+        "embedding_dim": {"values": [32, 64, 128]},
+        "rnn_type": RNN_TYPES,
+        "attention": {"values": ["bahdanau", "luong", "none"]},
+    },
+)

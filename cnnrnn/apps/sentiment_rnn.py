@@ -1,0 +1,62 @@
+"""The sentiment classifier: raw text, an embedding and an LSTM/GRU."""
+
+import numpy as np
+
+from cnnrnn.apps.base import COMMON_SPACE, RNN_TYPES, App, Lazy
+from cnnrnn.data.demo import SENTIMENT_DEMO_FILE
+from cnnrnn.data.options import STANDARDIZE
+from cnnrnn.errors import DataError
+
+
+def predict_texts(model, inputs, config, *, top_k=3):
+    """Classifies raw texts with a trained text classifier."""
+    from cnnrnn import classification
+
+    texts = [str(item) for item in inputs]
+    for number, item in enumerate(texts, start=1):
+        if not item.strip():
+            raise DataError(f"Text {number} is empty: pass texts with some words.")
+    class_names = config["data_info"]["class_names"]
+    return classification.predict_classes(
+        model, np.array(texts, dtype=object), texts, class_names, top_k=top_k
+    )
+
+
+APP = App(
+    name="sentiment-rnn",
+    summary="raw text -> sentiment (Embedding + LSTM/GRU, bidirectional)",
+    build_model=Lazy("cnnrnn.models.sentiment:build_sentiment_rnn"),
+    load_data=Lazy("cnnrnn.data.text:load_text_classification"),
+    write_demo_data=Lazy("cnnrnn.data.demo:write_sentiment_demo"),
+    demo_source=SENTIMENT_DEMO_FILE,
+    small_demo={"num_reviews": 60},
+    predict=predict_texts,
+    defaults={
+        "data": {
+            "text_column": 0,
+            "label_column": -1,
+            "delimiter": "auto",
+            "header": "auto",
+            "batch_size": 32,
+            "validation_split": 0.15,
+            "test_split": 0.15,
+            "seed": 1337,
+            "max_tokens": 20000,
+            "standardize": STANDARDIZE,
+            "bucketing": True,
+        },
+        "training": {"epochs": 30, "early_stopping_patience": 5},
+    },
+    model_from_data=("vocabulary", "num_classes", "standardize"),
+    reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
+    backends=("tensorflow",),  # a raw-text model: strings need TensorFlow
+    search_space={
+        **COMMON_SPACE,
+        "rnn_type": RNN_TYPES,
+        "bidirectional": {"boolean": True},
+        "num_layers": {"min": 1, "max": 2},
+        "units": {"values": [32, 64, 128]},
+        "embedding_dim": {"values": [32, 64, 128]},
+        "pooling": {"values": ["last", "max", "attention"]},
+    },
+)

@@ -1,0 +1,70 @@
+"""The video classifier: a per-frame CNN and an LSTM/GRU over the frames."""
+
+from cnnrnn.apps.base import ACTIVATIONS, COMMON_SPACE, RNN_TYPES, App, Lazy
+
+
+def predict_clips(model, inputs, config, *, top_k=3):
+    """Classifies video clips (files, frame folders or `.npy` arrays)."""
+    from cnnrnn import classification
+    from cnnrnn.data import video
+
+    data = config["data"]
+    clips = video.load_clip_files(
+        inputs, num_frames=data["num_frames"], frame_size=data["frame_size"]
+    )
+    class_names = config["data_info"]["class_names"]
+    return classification.predict_classes(
+        model, clips, inputs, class_names, top_k=top_k
+    )
+
+
+APP = App(
+    name="video-classifier",
+    summary="video clip -> class (per-frame CNN + LSTM/GRU)",
+    build_model=Lazy("cnnrnn.models.video_classifier:build_video_classifier"),
+    load_data=Lazy("cnnrnn.data.video:load_videos"),
+    write_demo_data=Lazy("cnnrnn.data.demo:write_video_demo"),
+    small_demo={"clips_per_class": 3, "num_frames": 6, "frame_size": 16},
+    predict=predict_clips,
+    defaults={
+        "data": {
+            "num_frames": 12,
+            "frame_size": [32, 32],
+            "batch_size": 8,
+            "validation_split": 0.15,
+            "test_split": 0.15,
+            "seed": 1337,
+            "cache": True,
+            "on_bad_file": "skip",
+        },
+        "training": {
+            # The validation loss can stall for several epochs before the
+            # recurrent layers pick up the motion: be patient.
+            "epochs": 40,
+            "early_stopping_patience": 10,
+            "precompute_features": False,
+        },
+    },
+    # 43 M FLOPs per clip instead of 241 M. 2 cores, seeds 1/2/3: 94/85/95 s
+    # of training (422 s at the defaults), best validation accuracy
+    # 0.989/0.989/0.924, test 1.0/0.989/0.955.
+    demo={
+        "data": {"num_frames": 8},
+        "model": {"encoder_filters": 8},
+        "training": {"epochs": 20},
+    },
+    model_from_data=("num_frames", "frame_shape", "num_classes"),
+    reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
+    feature_models=Lazy("cnnrnn.models.video_classifier:feature_models"),
+    search_space={
+        **COMMON_SPACE,
+        "encoder_depth": {"min": 2, "max": 4},
+        "encoder_filters": {"values": [8, 16, 32]},
+        "encoder_units": {"values": [64, 128, 256]},
+        "activation": ACTIVATIONS,
+        "rnn_type": RNN_TYPES,
+        "bidirectional": {"boolean": True},
+        "rnn_layers": {"min": 1, "max": 2},
+        "rnn_units": {"values": [32, 64, 128]},
+    },
+)
