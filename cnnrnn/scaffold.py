@@ -1,10 +1,13 @@
 """Project templates (`templates/<app>/`): list them, check options, render them.
 
 Each template is a stock cookiecutter template. The files every project gets
-live once, in `templates/_shared/`, which each template reaches through two
-symbolic links (its `hooks/` and `{{cookiecutter.project_slug}}/`); what
-differs between applications is in each template's `cookiecutter.json` and
-in `{% if cookiecutter._app == ... %}` blocks of the shared files.
+live once, in `templates/_shared/`, which each template reaches through three
+symbolic links (its `hooks/`, `templates/` and `{{cookiecutter.project_slug}}/`).
+The shared files name no application: what differs is in each template's
+`cookiecutter.json` (its prompts, and private `_` values such as the predict
+command) and in `templates/_shared/templates/apps/<app>/`, the parts (config
+sections, search space, data layout) that the shared files include by the
+template's `_app`.
 """
 
 import json
@@ -19,21 +22,6 @@ from cnnrnn.errors import CnnrnnError
 
 TEMPLATES_DIR = bundled_dir("templates")
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]*$")
-_INTEGERS = {  # option: (smallest, largest)
-    "num_classes": (2, 100_000),
-    "image_size": (16, 1024),
-    "frame_size": (16, 1024),
-    "num_frames": (2, 512),
-    "sequence_length": (2, 10_000),
-    "depth": (1, 8),
-    "base_filters": (1, 1024),
-    "num_layers": (1, 8),
-    "units": (1, 8192),
-    "rnn_units": (1, 8192),
-    "embedding_dim": (1, 8192),
-    "max_tokens": (10, 10_000_000),
-    "epochs": (1, 100_000),
-}
 
 
 def template_dir(app_name):
@@ -67,7 +55,8 @@ def check_options(app_name, options):
 
     Args:
         app_name: str. The application, e.g. `"plant-classifier"`.
-        options: dict. Option values; unknown names and choices are refused.
+        options: dict. Option values; unknown names and choices are refused,
+            and whole numbers outside the template's `_integers` bounds.
 
     Raises:
         ValueError: with a one-line message naming the option and the fix.
@@ -90,8 +79,8 @@ def check_options(app_name, options):
                 f"{name}={value!r} is not a choice of the {app_name} template. "
                 f"Expected one of: {', '.join(choices)}."
             )
-        if name in _INTEGERS:
-            _check_integer(name, value, *_INTEGERS[name])
+        if name in declared.get("_integers", {}):
+            _check_integer(name, value, *declared["_integers"][name])
     slug = options.get("project_slug", "")
     if not _SLUG.match(str(slug)):
         raise ValueError(

@@ -46,7 +46,7 @@ def test_the_wheel_carries_every_template_and_example_job(wheel):
     for app_name in APPS:  # each template is whole without links
         template = f"cnnrnn/_bundled/templates/{app_name}"
         parts = ("cookiecutter.json", "hooks/pre_gen_project.py",
-                 "templates/model_options.toml",
+                 f"templates/apps/{app_name}/model.toml",
                  "{{cookiecutter.project_slug}}/tests/test_project.py")  # fmt: skip
         for part in parts:
             assert f"{template}/{part}" in names, part

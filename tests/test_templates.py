@@ -119,6 +119,24 @@ def test_there_is_a_template_for_every_application():
     assert set(scaffold.list_templates()) == set(APPS)
 
 
+def test_every_whole_number_option_has_bounds():
+    for app_name, options in scaffold.list_templates().items():
+        whole = {name for name, value in options.items() if type(value) is int}
+        assert whole == set(options["_integers"]), app_name
+
+
+def test_the_shared_template_files_name_no_application():
+    """What differs is in each template's cookiecutter.json and its parts."""
+    shared = scaffold.TEMPLATES_DIR / "_shared"
+    parts = shared / "templates" / "apps"
+    assert sorted(path.name for path in parts.iterdir()) == sorted(APPS)
+    for path in shared.rglob("*"):
+        if path.is_file() and parts not in path.parents and path.suffix != ".pyc":
+            text = path.read_text()
+            named = [name for name in APPS if name in text]
+            assert not named, f"{path.relative_to(shared)} names {named}"
+
+
 @pytest.mark.parametrize("app_name", sorted(APPS))
 def test_the_default_project_is_complete_and_its_tests_pass(app_name, tmp_path):
     project = render_with_stock_cookiecutter(app_name, tmp_path)

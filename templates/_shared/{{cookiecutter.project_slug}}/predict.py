@@ -1,39 +1,24 @@
-{%- set app = cookiecutter._app -%}
 """Uses a trained run of {{ cookiecutter.project_name }}.
 
 Usage:
-{%- if app == "plant-classifier" %}
 
-    python predict.py runs/first leaf1.jpg leaf2.png
-{%- elif app == "sentiment-rnn" %}
-
-    python predict.py runs/first "What a wonderful film" "Dull and far too long"
-{%- elif app == "char-generator" %}
-
-    python predict.py runs/first "ROMEO:"         # continues the text
-{%- elif app == "video-classifier" %}
-
-    python predict.py runs/first clip1.mp4 clip2.avi
-{%- elif app == "image-captioner" %}
-
-    python predict.py runs/first photo1.jpg photo2.png
-{%- endif %}
+    python predict.py {{ cookiecutter._predict_usage }}
 """
 
 import sys
 
 from cnnrnn import cli
 
-{%- if app == "char-generator" %}
+{%- if cookiecutter._predict_command == "generate" %}
 
 
 def main(argv=None):
-    run_dir, *seed = sys.argv[1:] if argv is None else list(argv)
-    options = ["--seed", seed[0]] if seed else []
-    return cli.main(["generate", run_dir, "--length", "200", *options])
+    run_dir, *rest = sys.argv[1:] if argv is None else list(argv)
+    seed = ["--seed", rest.pop(0)] if rest and not rest[0].startswith("-") else []
+    return cli.main(["generate", run_dir, "--length", "200", *seed, *rest])
 {%- else %}
 
-COMMAND = "{{ 'caption' if app == 'image-captioner' else 'predict' }}"
+COMMAND = "{{ cookiecutter._predict_command }}"
 
 
 def main(argv=None):

@@ -1,19 +1,17 @@
-{%- set app = cookiecutter._app -%}
 """{{ cookiecutter.project_name }}'s own tests: config, model, training, prediction."""
 
 import pathlib
 
 import pytest
 from cnnrnn import runs, training
-from cnnrnn.apps import get_app
+from cnnrnn.apps import get_app, write_small_demo
 from cnnrnn.config import load_config_file, resolve_config
-from cnnrnn.data import demo
 
 import predict
 import train
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-APP = get_app("{{ app }}")
+APP = get_app("{{ cookiecutter._app }}")
 
 
 @pytest.fixture(scope="module")
@@ -24,42 +22,19 @@ def config():
 @pytest.fixture(scope="module")
 def demo_data(tmp_path_factory):
     """A small copy of the generated demo data, so that training takes seconds."""
-    folder = tmp_path_factory.mktemp("demo") / "data"
-{%- if app == "plant-classifier" %}
-    return demo.write_plant_demo(folder, images_per_class=6, image_size=32)
-{%- elif app == "sentiment-rnn" %}
-    return demo.write_sentiment_demo(folder, num_reviews=60) / "reviews.csv"
-{%- elif app == "char-generator" %}
-    return demo.write_char_demo(folder, num_speeches=30) / "play.txt"
-{%- elif app == "video-classifier" %}
-    return demo.write_video_demo(folder, clips_per_class=3, num_frames=6, frame_size=16)
-{%- elif app == "image-captioner" %}
-    return demo.write_caption_demo(folder, num_scenes=24, image_size=32)
-{%- endif %}
+    return write_small_demo(APP, tmp_path_factory.mktemp("demo") / "data")
 
 
 def test_config_loads_with_the_chosen_options(config):
-{%- if app == "plant-classifier" %}
-    assert config["data"]["image_size"] == [{{ cookiecutter.image_size }}] * 2
-    assert config["model"]["depth"] == {{ cookiecutter.depth }}
-{%- elif app == "sentiment-rnn" %}
-    assert config["model"]["rnn_type"] == "{{ cookiecutter.rnn_type }}"
-    assert config["model"]["units"] == {{ cookiecutter.units }}
-{%- elif app == "char-generator" %}
-    assert config["model"]["rnn_type"] == "{{ cookiecutter.rnn_type }}"
-    assert config["data"]["sequence_length"] == {{ cookiecutter.sequence_length }}
-{%- elif app == "video-classifier" %}
-    assert config["model"]["rnn_type"] == "{{ cookiecutter.rnn_type }}"
-    assert config["data"]["num_frames"] == {{ cookiecutter.num_frames }}
-{%- elif app == "image-captioner" %}
-    assert config["model"]["attention"] == "{{ cookiecutter.attention }}"
-    assert config["data"]["image_size"] == [{{ cookiecutter.image_size }}] * 2
-{%- endif %}
+    chosen = load_config_file(ROOT / "config.toml")
+    for section, options in chosen.items():
+        for name, value in options.items():
+            assert config[section][name] == value, f"[{section}] {name}"
 
 
 def test_model_builds_from_the_config(config, demo_data):
     splits = training.load_splits(APP, config, source=str(demo_data))
-{%- if app in ("plant-classifier", "sentiment-rnn", "video-classifier") %}
+{%- if cookiecutter.num_classes is defined %}
     arguments = {**splits.model_args, "num_classes": {{ cookiecutter.num_classes }}}
     model = APP.build_model(**config["model"], **arguments)
     assert model.output_shape == (None, {{ cookiecutter.num_classes }})
@@ -75,20 +50,13 @@ def test_one_epoch_on_demo_data_then_a_prediction(demo_data, tmp_path, capsys):
     assert train.main(options) == 0
     assert runs.is_finished(run)
     capsys.readouterr()
-{%- if app == "sentiment-rnn" %}
-    sample = "A wonderful film"
-{%- elif app == "char-generator" %}
-    assert predict.main([str(run), "The "]) == 0
-    assert capsys.readouterr().out.startswith("The ")
-{%- elif app == "video-classifier" %}
-    sample = str(next(pathlib.Path(demo_data).rglob("*.mp4")))
+{%- if cookiecutter._test_sample.text is defined %}
+    sample = "{{ cookiecutter._test_sample.text }}"
 {%- else %}
-    sample = str(next(pathlib.Path(demo_data).rglob("*.png")))
+    sample = str(next(pathlib.Path(demo_data).rglob("{{ cookiecutter._test_sample.glob }}")))
 {%- endif %}
-{%- if app != "char-generator" %}
     assert predict.main([str(run), sample, "--json"]) == 0
     assert sample in capsys.readouterr().out
-{%- endif %}
 {%- if cookiecutter.include_tuning_job == "yes" %}
 
 
