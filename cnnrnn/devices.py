@@ -15,7 +15,7 @@ import sys
 import rich.console
 import rich.table
 
-from cnnrnn.errors import CnnrnnError
+from cnnrnn.errors import CnnrnnError, check_choice
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
@@ -64,14 +64,6 @@ class DeviceSetup:
         if self.strategy is None:
             return contextlib.nullcontext()
         return self.strategy.scope()
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        expected = ", ".join(repr(c) for c in choices)
-        raise CnnrnnError(
-            f"Unknown {name}. Received: {name}={value!r}. Expected one of {expected}."
-        )
 
 
 def _cuda_visible_devices():
@@ -219,7 +211,7 @@ def choose_precision(accelerators, requested="auto"):
     Raises:
         CnnrnnError: if `requested` is not one of `PRECISIONS`.
     """
-    _check_choice("precision", requested, PRECISIONS)
+    check_choice("precision", requested, PRECISIONS, error=CnnrnnError)
     if requested != "auto":
         return requested
     if any(a.kind == "TPU" for a in accelerators):
@@ -265,7 +257,7 @@ def choose_strategy(accelerators, requested="auto", tf_config=None):
         CnnrnnError: if `requested` is unknown, TF_CONFIG is not valid JSON,
             or `"multi_worker"` is requested without TF_CONFIG.
     """
-    _check_choice("strategy", requested, STRATEGIES)
+    check_choice("strategy", requested, STRATEGIES, error=CnnrnnError)
     if tf_config is None:
         tf_config = os.environ.get("TF_CONFIG")
     workers = _tf_config_workers(tf_config)
@@ -296,7 +288,7 @@ def make_strategy(name):
     Raises:
         CnnrnnError: if `name` is not a strategy name.
     """
-    _check_choice("strategy", name, STRATEGIES[1:])
+    check_choice("strategy", name, STRATEGIES[1:], error=CnnrnnError)
     if active_backend() != "tensorflow":
         return None
     import tensorflow as tf

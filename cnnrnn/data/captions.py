@@ -11,7 +11,6 @@ Splits are made by image, so all the captions of an image stay together.
 import dataclasses
 import io
 import json
-import numbers
 import os
 import pathlib
 import re
@@ -31,6 +30,7 @@ from cnnrnn.data.options import (
     STANDARDIZE,
     STANDARDIZE_CHOICES,
     check_choice,
+    check_max_tokens,
     check_positive_int,
     check_split_fractions,
 )
@@ -40,8 +40,8 @@ from cnnrnn.data.text import (
     tokenize,
 )
 from cnnrnn.errors import DataError
+from cnnrnn.tokens import SPECIAL_TOKENS
 
-SPECIAL_TOKENS = ("", "[UNK]", "<start>", "<end>")
 PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
 
 _SPLITS = ("train", "validation", "test")
@@ -238,7 +238,7 @@ def load_captions(
     height, width = _image_size(image_size)
     check_positive_int("batch_size", batch_size)
     check_split_fractions(validation_split, test_split)
-    _check_max_tokens(max_tokens)
+    check_max_tokens(max_tokens, reserved=SPECIAL_TOKENS)
     if max_length is not None:
         check_positive_int("max_length", max_length)
     check_choice("standardize", standardize, STANDARDIZE_CHOICES)
@@ -301,20 +301,6 @@ def load_captions(
         vocabulary=vocabulary,
         info={**extra, **counts, "splits": splits_from},
     )
-
-
-def _check_max_tokens(max_tokens):
-    if max_tokens is None:
-        return
-    if (
-        isinstance(max_tokens, bool)
-        or not isinstance(max_tokens, numbers.Integral)
-        or max_tokens < len(SPECIAL_TOKENS) + 1
-    ):
-        raise DataError(
-            f"Received: max_tokens={max_tokens!r}. Expected an integer >= 5 (the "
-            "4 special tokens count) or None."
-        )
 
 
 def _check_vocabulary(vocabulary):

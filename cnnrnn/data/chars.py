@@ -10,8 +10,8 @@ from cnnrnn.data.common import DataSplits
 from cnnrnn.data.options import check_positive_int, check_split_fractions
 from cnnrnn.data.text import TEXT_EXTENSION
 from cnnrnn.errors import DataError
+from cnnrnn.tokens import OOV_ID
 
-OOV_ID = 0
 """Id of characters outside the vocabulary; `vocabulary[i]` has id `i + 1`."""
 
 _REPLACEMENT = "\ufffd"

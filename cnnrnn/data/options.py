@@ -4,19 +4,35 @@ Light on purpose: the application registry reads the defaults, and the demo
 data writers the checks, without starting TensorFlow.
 """
 
+import functools
 import numbers
 
+from cnnrnn import errors
 from cnnrnn.errors import DataError
 
 STANDARDIZE = "lower_and_strip_punctuation"
 STANDARDIZE_CHOICES = (STANDARDIZE, "lower", "strip_punctuation", None)
 
 
-def check_choice(name, value, choices):
-    """Raises `DataError` unless `value` is one of `choices` (keras style)."""
-    if value not in choices:
-        expected = ", ".join(repr(choice) for choice in choices)
-        raise DataError(f"Received: {name}={value!r}. Expected one of {expected}.")
+check_choice = functools.partial(errors.check_choice, error=DataError)
+
+
+def check_max_tokens(max_tokens, *, reserved):
+    """Raises `DataError` unless `max_tokens` is None or leaves room for a word
+    beside the `reserved` tokens (padding, out-of-vocabulary, ...)."""
+    if max_tokens is None:
+        return
+    smallest = len(reserved) + 1
+    if (
+        isinstance(max_tokens, bool)
+        or not isinstance(max_tokens, numbers.Integral)
+        or max_tokens < smallest
+    ):
+        raise DataError(
+            f"Received: max_tokens={max_tokens!r}. Expected an integer >= "
+            f"{smallest} (the {len(reserved)} special tokens "
+            f"{', '.join(map(repr, reserved))} count) or None."
+        )
 
 
 def check_positive_int(name, value):

@@ -20,6 +20,7 @@ from cnnrnn.data.options import (
     STANDARDIZE,
     STANDARDIZE_CHOICES,
     check_choice,
+    check_max_tokens,
     check_positive_int,
     check_split_fractions,
 )
@@ -149,7 +150,7 @@ def load_text_classification(
     check_choice("header", header, _HEADER_CHOICES)
     check_positive_int("batch_size", batch_size)
     check_split_fractions(validation_split, test_split)
-    _check_max_tokens(max_tokens)
+    check_max_tokens(max_tokens, reserved=("", "[UNK]"))
     check_choice("standardize", standardize, STANDARDIZE_CHOICES)
     if not isinstance(bucketing, bool):
         raise DataError(f"Received: bucketing={bucketing!r}. Expected True or False.")
@@ -232,7 +233,7 @@ def adapt_vocabulary(texts, *, max_tokens=20000, standardize=STANDARDIZE):
     >>> adapt_vocabulary(["The film was good.", "the film was bad"])
     ['was', 'the', 'film', 'good', 'bad']
     """
-    _check_max_tokens(max_tokens)
+    check_max_tokens(max_tokens, reserved=("", "[UNK]"))
     check_choice("standardize", standardize, STANDARDIZE_CHOICES)
     import keras  # Imported here: `cnnrnn.data` needs Keras only for this layer.
 
@@ -495,20 +496,6 @@ def _finish(
         },
         info=info,
     )
-
-
-def _check_max_tokens(max_tokens):
-    if max_tokens is None:
-        return
-    if (
-        isinstance(max_tokens, bool)
-        or not isinstance(max_tokens, numbers.Integral)
-        or max_tokens < 3
-    ):
-        raise DataError(
-            f"Received: max_tokens={max_tokens!r}. Expected an integer >= 3 "
-            "(the padding and out-of-vocabulary tokens count) or None."
-        )
 
 
 def _check_class_names(class_names):

@@ -5,8 +5,8 @@ import math
 import keras
 import numpy as np
 
+from cnnrnn.errors import check_choice
 from cnnrnn.models.checks import (
-    check_choice,
     check_fraction,
     check_int,
     check_optimizer,
@@ -15,9 +15,8 @@ from cnnrnn.models.checks import (
 )
 from cnnrnn.models.layers import RNN_LAYERS, RNN_TYPES
 from cnnrnn.models.sampling import check_sampling_options, sample_from_logits
+from cnnrnn.tokens import OOV_ID  # `vocabulary[i]` has id `i + 1`
 
-# Id of characters outside the vocabulary; `vocabulary[i]` has id `i + 1`.
-OOV_ID = 0
 # An empty seed text is read as the start of a line.
 _EMPTY_SEED = "\n"
 

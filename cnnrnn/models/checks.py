@@ -5,6 +5,8 @@ import math
 
 import keras
 
+from cnnrnn.errors import check_choice
+
 # Optimizers a factory can compile with (see `make_optimizer`).
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 # Activations of the hidden layers a factory can choose (see `check_activation`).
@@ -39,13 +41,6 @@ def check_positive(name, value):
         raise ValueError(
             f"Argument `{name}` must be positive. Received: {name}={value!r}"
         )
-
-
-def check_choice(name, value, choices):
-    """Raises `ValueError` unless `value` is one of `choices`."""
-    if value not in choices:
-        expected = ", ".join(repr(choice) for choice in choices)
-        raise ValueError(f"Received: {name}={value!r}. Expected one of {expected}.")
 
 
 def check_image_shape(name, value):

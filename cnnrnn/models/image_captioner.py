@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from cnnrnn.errors import check_choice
 from cnnrnn.models.backbones import (
     MIN_BACKBONE_SIZE,
     backbone_features,
@@ -11,7 +12,6 @@ from cnnrnn.models.backbones import (
 from cnnrnn.models.checks import (
     check_activation,
     check_bool,
-    check_choice,
     check_fraction,
     check_image_shape,
     check_int,
@@ -21,11 +21,11 @@ from cnnrnn.models.checks import (
 )
 from cnnrnn.models.layers import RNN_TYPES, conv_block
 from cnnrnn.models.sampling import check_sampling_options, sample_from_logits
+from cnnrnn.tokens import SPECIAL_TOKENS
 
 ATTENTIONS = ("bahdanau", "luong", None)
 # The first ids of every caption vocabulary: padding, unknown word, start and
 # end of a caption. `cnnrnn.data.captions` writes captions with the same ids.
-SPECIAL_TOKENS = ("", "[UNK]", "<start>", "<end>")
 PAD_ID, UNK_ID, START_ID, END_ID = range(len(SPECIAL_TOKENS))
 _CELLS = {"lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell}
 # Never generated: padding, unknown words and a second start.

@@ -2,9 +2,9 @@
 
 import keras
 
+from cnnrnn.errors import check_choice
 from cnnrnn.models.checks import (
     check_bool,
-    check_choice,
     check_fraction,
     check_image_shape,
     check_int,

@@ -4,9 +4,9 @@ from collections import Counter
 
 import keras
 
+from cnnrnn.errors import check_choice
 from cnnrnn.models.checks import (
     check_bool,
-    check_choice,
     check_fraction,
     check_int,
     check_optimizer,

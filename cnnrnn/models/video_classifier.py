@@ -2,6 +2,7 @@
 
 import keras
 
+from cnnrnn.errors import check_choice
 from cnnrnn.models.backbones import (
     MIN_BACKBONE_SIZE,
     backbone_features,
@@ -10,7 +11,6 @@ from cnnrnn.models.backbones import (
 from cnnrnn.models.checks import (
     check_activation,
     check_bool,
-    check_choice,
     check_fraction,
     check_image_shape,
     check_int,
