@@ -10,6 +10,7 @@ import dataclasses
 
 import keras
 
+from cnnrnn import private_api
 from cnnrnn.errors import CnnrnnError
 
 
@@ -88,6 +89,8 @@ def patch_keras():
     """
     import tensorflow as tf
     from keras.src.backend.tensorflow import trainer
+
+    private_api.check("keras", "The multi-worker trainer fix")
 
     if getattr(trainer, "_cnnrnn_multi_worker_fix", False):
         return

@@ -27,6 +27,10 @@ from keras.src.models.functional import Functional
 from keras.src.ops.function import Function
 from keras.src.ops.operation import Operation
 
+from cnnrnn import private_api
+
+private_api.check("keras", "Model profiling")
+
 # `measure_latency` stops repeating once its timed calls took this long.
 _LATENCY_BUDGET_S = 2.0
 

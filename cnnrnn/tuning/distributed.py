@@ -22,6 +22,7 @@ from keras_tuner.src import protos
 from keras_tuner.src.distribute import oracle_chief, oracle_client
 from keras_tuner.src.engine.trial import Trial, TrialStatus
 
+from cnnrnn import private_api
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning import results
 from cnnrnn.tuning.cluster import (
@@ -32,6 +33,9 @@ from cnnrnn.tuning.cluster import (
 )
 
 IDLE_SECONDS = 1.0  # how long a held worker waits before asking again
+
+
+private_api.check("keras-tuner", "The distributed search")
 
 
 def wait_for_chief(role, say):

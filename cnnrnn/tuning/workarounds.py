@@ -12,6 +12,8 @@ import os
 import keras_tuner
 from keras_tuner.src import utils as keras_tuner_utils
 
+from cnnrnn import private_api
+
 _FINISHED = ("COMPLETED", "FAILED")
 
 
@@ -25,6 +27,7 @@ def atomic_state_files():
     """
     if getattr(keras_tuner_utils.save_json, "atomic", False):
         return
+    private_api.check("keras-tuner", "Resumable searches")
     original = keras_tuner_utils.save_json
 
     def save_json(path, obj):
