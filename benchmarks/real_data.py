@@ -14,12 +14,17 @@ files:
 - sentiment-rnn on the review sentences: in-domain (amazon + imdb, cnnrnn's
   split) and across domains (train on one file, test on the other whole);
   baseline: TF-IDF word 1-2-grams + logistic regression.
+- video-classifier on `video/fight` (236 real surveillance clips, fight /
+  no fight): cnnrnn's split, with the defaults and with the shared MobileNet
+  frozen on 128x128 frames (features precomputed); baseline: logistic
+  regression on frame-difference statistics (how much and where the pixels
+  change from one frame to the next).
 
 Writes JSON and a markdown table (accuracy, wall time of training on this
 machine, the baseline). Skips an application whose shared data is absent.
 
 Usage:
-    python benchmarks/real_data.py [--apps plant,sentiment] [--seeds 1]
+    python benchmarks/real_data.py [--apps plant,sentiment,video] [--seeds 1]
         [--output benchmarks/results/real_data.json]
 """
 
@@ -46,6 +51,7 @@ REVIEWS = {
     "amazon": SHARED / "sentiment" / "amazon_cells_labelled.txt",
     "imdb": SHARED / "sentiment" / "imdb_labelled.txt",
 }
+FIGHT = SHARED / "video" / "fight"
 MOBILENET = SHARED / "weights" / "mobilenet_2_5_224_tf_no_top.h5"
 
 
@@ -212,6 +218,94 @@ def sentiment(tmp, seeds):
     return rows
 
 
+def clip_arrays(dataset):
+    """`(frames, masks, labels)` of every clip of a split."""
+    frames, masks, labels = [], [], []
+    for inputs, batch_labels in dataset.as_numpy_iterator():
+        frames.append(inputs["frames"])
+        masks.append(inputs["mask"])
+        labels.append(batch_labels)
+    return np.concatenate(frames), np.concatenate(masks), np.concatenate(labels)
+
+
+def motion_features(frames, masks):
+    """Frame-difference statistics of clips: per step the mean, spread, 90th
+    percentile and moving fraction of |frame t+1 - frame t| (grey), their
+    mean, spread and maximum over the clip, and the mean change on a 4x4 grid."""
+    grey = frames.mean(axis=-1)
+    changes = np.abs(np.diff(grey, axis=1))
+    valid = (masks[:, 1:] & masks[:, :-1]).astype("float32")
+    steps = valid.sum(axis=1, keepdims=True).clip(1)
+    flat = changes.reshape(*changes.shape[:2], -1)
+    per_step = np.stack(
+        [
+            flat.mean(-1),
+            flat.std(-1),
+            np.percentile(flat, 90, axis=-1),
+            (flat > 20).mean(-1),
+        ],
+        axis=-1,
+    )
+    mean = (per_step * valid[..., None]).sum(1) / steps
+    spread = np.sqrt(
+        (((per_step - mean[:, None]) ** 2) * valid[..., None]).sum(1) / steps
+    )
+    largest = (per_step * valid[..., None]).max(1)
+    height, width = (size // 4 * 4 for size in changes.shape[2:])
+    grid = changes[:, :, :height, :width].reshape(
+        *changes.shape[:2], 4, height // 4, 4, width // 4
+    )
+    grid = (grid.mean(axis=(3, 5)) * valid[..., None, None]).sum(1) / steps[..., None]
+    return np.concatenate([mean, spread, largest, grid.reshape(len(grid), -1)], 1)
+
+
+def motion_baseline(config):
+    """Logistic regression on `motion_features`, on the run's own split."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    splits = training.load_splits(apps.get_app(config["app"]), config)
+    train_frames, train_masks, train_y = clip_arrays(
+        splits.train.concatenate(splits.validation)
+    )
+    test_frames, test_masks, test_y = clip_arrays(splits.test)
+    baseline = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
+    baseline.fit(motion_features(train_frames, train_masks), train_y)
+    return float(baseline.score(motion_features(test_frames, test_masks), test_y))
+
+
+def video(tmp, seeds):
+    variants = {"defaults": {"data": {"source": str(FIGHT)}}}
+    if MOBILENET.is_file():
+        variants["mobilenet_v1_0.25 from ImageNet, frozen, 128x128 frames"] = {
+            "data": {"source": str(FIGHT), "frame_size": [128, 128]},
+            "model": {
+                "frame_encoder": "mobilenet_v1_0.25",
+                "weights": str(MOBILENET),
+                "train_encoder": False,
+            },
+            "training": {"precompute_features": True},
+        }
+    rows, configs = {}, []
+    for variant, sections in variants.items():
+        runs = [
+            train_and_test(
+                "video-classifier",
+                tmp / f"video-{len(rows)}-{seed}",
+                seed=seed,
+                **sections,
+            )
+            for seed in seeds
+        ]
+        rows[variant] = summary(runs, "accuracy")
+        configs.append(runs[-1]["config"])
+    rows["baseline: frame-difference statistics, logistic regression"] = {
+        "accuracy": motion_baseline(configs[0])
+    }
+    return rows
+
+
 def summary(runs, metric):
     values = [run["test"][metric] for run in runs]
     return {
@@ -240,6 +334,7 @@ def cpu_name():
 BENCHMARKS = {
     "plant": (plant, FLOWERS),
     "sentiment": (sentiment, REVIEWS["amazon"]),
+    "video": (video, FIGHT),
 }
 
 
