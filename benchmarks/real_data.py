@@ -75,6 +75,27 @@ def train_and_test(app_name, run_dir, *, data, seed, test_data=None, **sections)
     }
 
 
+def train_variants(app_name, tmp, seeds, variants):
+    """Trains and tests each variant (sections of options) on every seed.
+
+    Returns:
+        `({variant: summary}, config)`: the accuracy summaries, and the
+        config of the first variant's last run, whose split every variant
+        shares (the same `data.seed`) and the baseline uses.
+    """
+    rows, first_config = {}, None
+    for number, (variant, sections) in enumerate(variants.items()):
+        runs = [
+            train_and_test(
+                app_name, tmp / f"{app_name}-{number}-{seed}", seed=seed, **sections
+            )
+            for seed in seeds
+        ]
+        rows[variant] = summary(runs, "accuracy")
+        first_config = first_config or runs[-1]["config"]
+    return rows, first_config
+
+
 def arrays(dataset):
     """Every `(inputs, labels)` batch of a split, concatenated."""
     inputs, labels = [], []
@@ -135,22 +156,9 @@ def plant(tmp, seeds):
             },
             "training": {"epochs": 25, "early_stopping_patience": 25},
         }
-    rows, configs = {}, []
-    for variant, sections in variants.items():
-        runs = [
-            train_and_test(
-                "plant-classifier",
-                tmp / f"plant-{len(rows)}-{seed}",
-                seed=seed,
-                **sections,
-            )
-            for seed in seeds
-        ]
-        rows[variant] = summary(runs, "accuracy")
-        configs.append(runs[-1]["config"])
-    # Every variant splits the same files (the same data.seed).
+    rows, config = train_variants("plant-classifier", tmp, seeds, variants)
     rows["baseline: pixels + HSV histograms, logistic regression"] = {
-        "accuracy": pixel_baseline(configs[0])
+        "accuracy": pixel_baseline(config)
     }
     return rows
 
@@ -287,21 +295,9 @@ def video(tmp, seeds):
             },
             "training": {"precompute_features": True},
         }
-    rows, configs = {}, []
-    for variant, sections in variants.items():
-        runs = [
-            train_and_test(
-                "video-classifier",
-                tmp / f"video-{len(rows)}-{seed}",
-                seed=seed,
-                **sections,
-            )
-            for seed in seeds
-        ]
-        rows[variant] = summary(runs, "accuracy")
-        configs.append(runs[-1]["config"])
+    rows, config = train_variants("video-classifier", tmp, seeds, variants)
     rows["baseline: frame-difference statistics, logistic regression"] = {
-        "accuracy": motion_baseline(configs[0])
+        "accuracy": motion_baseline(config)
     }
     return rows
 

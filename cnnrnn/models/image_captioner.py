@@ -24,8 +24,8 @@ from cnnrnn.models.sampling import check_sampling_options, sample_from_logits
 from cnnrnn.tokens import SPECIAL_TOKENS
 
 ATTENTIONS = ("bahdanau", "luong", None)
-# The first ids of every caption vocabulary: padding, unknown word, start and
-# end of a caption. `cnnrnn.data.captions` writes captions with the same ids.
+# The ids of the first tokens of every caption vocabulary (`cnnrnn.tokens`),
+# with which `cnnrnn.data.captions` writes captions too.
 PAD_ID, UNK_ID, START_ID, END_ID = range(len(SPECIAL_TOKENS))
 _CELLS = {"lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell}
 # Never generated: padding, unknown words and a second start.
