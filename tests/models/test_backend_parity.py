@@ -8,7 +8,9 @@ reference is stored rather than recomputed because the jax and torch runs may
 happen where tensorflow is not installed. Matmuls and convolutions run in full
 float32 (no TensorFloat-32 on a GPU). The tensorflow run compares with the
 file too, so a factory that changes fails the default test run until the
-reference is regenerated, from the repository root:
+reference is regenerated, from the repository root (which also rewrites
+`data/sentiment_word_ids.keras`, a model file saved by tensorflow that every
+backend loads):
 
     KERAS_BACKEND=tensorflow python tests/models/test_backend_parity.py
 """
@@ -37,6 +39,7 @@ from cnnrnn.models import (  # noqa: E402
     build_row_rnn_classifier,
     build_sentiment_rnn,
     build_video_classifier,
+    split_vectorizer,
 )
 from cnnrnn.models.image_captioner import (  # noqa: E402
     END_ID,
@@ -49,6 +52,10 @@ from cnnrnn.models.image_captioner import (  # noqa: E402
 pytestmark = pytest.mark.backends
 
 REFERENCE = Path(__file__).parent / "data" / "forward_reference.npz"
+# A word-id sentiment model split from a raw-text one and saved by tensorflow,
+# with its outputs in `REFERENCE` under `SAVED_CASE`: every backend loads it.
+SAVED_MODEL = Path(__file__).parent / "data" / "sentiment_word_ids.keras"
+SAVED_CASE = "sentiment_saved_on_tensorflow"
 REGENERATE = "KERAS_BACKEND=tensorflow python tests/models/test_backend_parity.py"
 # Largest absolute difference allowed between a backend and the reference.
 ATOL = 1e-4
@@ -456,9 +463,25 @@ def load_reference(name):
         }
 
 
+def save_word_id_model():
+    """Saves `SAVED_MODEL` (tensorflow only); returns its outputs on fixed ids."""
+    model = build_sentiment_rnn(
+        vocabulary=WORDS, num_classes=3, units=8, embedding_dim=8, pooling="attention"
+    )
+    set_fixed_weights(model, 401)
+    word_ids = split_vectorizer(model)[1]
+    word_ids.save(SAVED_MODEL)
+    ids = _sentiment_inputs(np.random.default_rng(401))
+    return {"ids": ids, "probabilities": word_ids.predict(ids, verbose=0)}
+
+
 def write_reference():
-    """Runs every case and writes their results to `REFERENCE`."""
-    arrays = {}
+    """Runs every case and writes their results to `REFERENCE`, and writes
+    `SAVED_MODEL`."""
+    REFERENCE.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        f"{SAVED_CASE}/{key}": value for key, value in save_word_id_model().items()
+    }
     for name in CASES:
         result = run_case(name)
         _check_reference_is_informative(name, result["outputs"])
@@ -475,9 +498,8 @@ def write_reference():
                 f"{key} {value.shape}" for key, value in result["outputs"].items()
             )
         )
-    REFERENCE.parent.mkdir(parents=True, exist_ok=True)
     _save_npz(REFERENCE, arrays)
-    print(f"Wrote {REFERENCE} ({REFERENCE.stat().st_size} bytes).")
+    print(f"Wrote {REFERENCE} ({REFERENCE.stat().st_size} bytes) and {SAVED_MODEL}.")
 
 
 def _save_npz(path, arrays):
@@ -561,6 +583,18 @@ def test_forward_pass_matches_tensorflow_reference(name):
             np.testing.assert_allclose(
                 actual, expected, atol=ATOL, rtol=0, err_msg=f"{name} {key}"
             )
+
+
+def test_a_model_saved_on_tensorflow_gives_its_outputs_here():
+    """The word-id half of a raw-text model, saved by tensorflow, loads in
+    safe mode on every backend and predicts what it predicted there."""
+    with np.load(REFERENCE) as data:
+        ids, expected = data[f"{SAVED_CASE}/ids"], data[f"{SAVED_CASE}/probabilities"]
+    model = keras.saving.load_model(SAVED_MODEL, safe_mode=True)
+    with full_float32_precision():
+        probabilities = model.predict(ids, verbose=0)
+    assert float(np.mean(np.std(expected, axis=0))) > MIN_SPREAD
+    np.testing.assert_allclose(probabilities, expected, atol=ATOL, rtol=0)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,4 @@
-import importlib.util
 import json
-import os
 import subprocess
 import sys
 
@@ -165,53 +163,6 @@ def test_word_id_model_matches_the_raw_text_model(seed):
     np.testing.assert_allclose(built.predict(ids, verbose=0), expected, atol=1e-6)
     with pytest.raises(ValueError, match="already takes word ids"):
         split_vectorizer(built)
-
-
-_LOAD_ID_MODEL = """
-import json, sys
-import keras, numpy as np
-import cnnrnn.models  # registers the custom layers
-model = keras.saving.load_model(sys.argv[1], safe_mode=True)
-ids = np.array(json.loads(sys.argv[2]), dtype="int32")
-print(json.dumps([keras.backend.backend(), model.predict(ids, verbose=0).tolist()]))
-"""
-
-
-@tensorflow_only("the raw-text model is trained on tensorflow")
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_word_id_model_saved_on_tensorflow_runs_on_another_backend(
-    seed, tmp_path, backend
-):
-    if importlib.util.find_spec(backend) is None:  # not imported here, beside TF
-        pytest.skip(f"{backend} is not installed")
-    model = build_sentiment_rnn(pooling="attention", **SMALL)
-    texts, labels = _order_dependent(8)
-    model.train_on_batch(_texts(*texts), labels)
-    path = tmp_path / "ids.keras"
-    split_vectorizer(model)[1].save(path)
-    texts = ("not bad but good", "dull", "")
-
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _LOAD_ID_MODEL,
-            str(path),
-            json.dumps(_ids(*texts).tolist()),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "KERAS_BACKEND": backend},
-    )
-    assert result.returncode == 0, result.stderr
-    used, probabilities = json.loads(result.stdout.strip().splitlines()[-1])
-    assert used == backend
-    np.testing.assert_allclose(
-        probabilities,
-        model.predict(_texts("not bad but good", "dull", ""), verbose=0),
-        atol=1e-5,
-    )
 
 
 @pytest.mark.parametrize("bidirectional", [True, False], ids=["bi", "uni"])
