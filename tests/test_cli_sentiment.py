@@ -2,8 +2,6 @@
 
 import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
@@ -64,27 +62,6 @@ def test_other_backends_are_a_one_line_error(
     assert code == 1
     assert "sentiment-rnn needs the tensorflow backend (active: jax)" in err
     assert len(err.strip().splitlines()) == 1
-
-
-def test_saved_model_gives_identical_probabilities_in_a_fresh_process(sentiment_run):
-    import keras
-    import numpy as np
-
-    texts = ["the plot was great but the acting was awful", "it was not bad"]
-    model = keras.saving.load_model(sentiment_run / "model.keras")
-    expected = model.predict(np.array(texts, dtype=object), verbose=0)
-    script = (
-        "import json, sys, numpy as np, keras, cnnrnn.models\n"
-        f"model = keras.saving.load_model({str(sentiment_run / 'model.keras')!r})\n"
-        f"texts = np.array({texts!r}, dtype=object)\n"
-        "print(json.dumps(model.predict(texts, verbose=0).tolist()))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    fresh = json.loads(result.stdout.strip().splitlines()[-1])
-    np.testing.assert_array_equal(np.array(fresh, dtype="float32"), expected)
 
 
 def test_evaluate_on_the_run_test_split(sentiment_run, capsys):

@@ -1,8 +1,6 @@
 """`cnnrnn` end to end for video-classifier: video files in, classes out."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -66,37 +64,6 @@ def test_unreadable_clip_is_a_one_line_error(video_run, tmp_path, capsys):
     broken.write_bytes(b"not a video")
     code, _, err = run_cli(capsys, "predict", str(video_run), str(broken))
     assert code == 1 and "broken.mp4" in err and "Traceback" not in err
-
-
-_LOAD_AND_PREDICT = """
-import json, sys
-import keras
-import cnnrnn.models
-from cnnrnn.data.video import load_clip_files
-model = keras.saving.load_model(sys.argv[1])
-clips = load_clip_files([sys.argv[2]], num_frames=6, frame_size=16)
-print(json.dumps(model.predict(clips, verbose=0).tolist()))
-"""
-
-
-def test_fresh_process_gives_identical_predictions_on_a_video_file(video_run, clips):
-    import keras
-    import numpy as np
-
-    from cnnrnn.data.video import load_clip_files
-
-    clip = str(clips / "right" / "right_002.mp4")
-    result = subprocess.run(
-        [sys.executable, "-c", _LOAD_AND_PREDICT, str(video_run / "model.keras"), clip],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    loaded = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
-    model = keras.saving.load_model(video_run / "model.keras")
-    inputs = load_clip_files([clip], num_frames=6, frame_size=16)
-    np.testing.assert_array_equal(loaded, model.predict(inputs, verbose=0))
 
 
 def test_evaluate_on_other_clips(video_run, clips, capsys):

@@ -1,7 +1,3 @@
-import json
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -177,30 +173,6 @@ def test_optimizer_and_weight_decay(seed, tmp_path):
     loaded = run_saving_test(model, x, tmp_path)
     assert_optimizer_kind(loaded.optimizer, keras.optimizers.SGD)
     assert loaded.optimizer.weight_decay == pytest.approx(1e-4)
-
-
-_LOAD_AND_GENERATE = """
-import json, sys
-import keras
-import cnnrnn.models
-model = keras.saving.load_model(sys.argv[1])
-print(json.dumps(cnnrnn.models.generate(model, "ab", length=80, seed=5, num_samples=2)))
-"""
-
-
-def test_fresh_process_generates_the_same_text(seed, tmp_path):
-    model = build_char_generator(**SMALL)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    result = subprocess.run(
-        [sys.executable, "-c", _LOAD_AND_GENERATE, str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    texts = json.loads(result.stdout.strip().splitlines()[-1])
-    assert texts == generate(model, "ab", length=80, seed=5, num_samples=2)
 
 
 @pytest.mark.parametrize(

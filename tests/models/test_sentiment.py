@@ -1,7 +1,3 @@
-import json
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -269,39 +265,6 @@ def test_optimizer_and_weight_decay(seed, tmp_path):
     loaded = run_saving_test(model, x, tmp_path)
     assert_optimizer_kind(loaded.optimizer, keras.optimizers.SGD)
     assert loaded.optimizer.weight_decay == pytest.approx(1e-4)
-
-
-_LOAD_AND_PREDICT = """
-import json, sys
-import keras, numpy as np
-import cnnrnn.models  # registers the custom layers
-model = keras.saving.load_model(sys.argv[1], safe_mode=True)
-texts = np.array(json.loads(sys.argv[2]), dtype=object)
-print(json.dumps(model.predict(texts, verbose=0).tolist()))
-"""
-
-
-@tensorflow_only("string inputs")
-def test_saved_model_predicts_raw_strings_in_a_fresh_process(seed, tmp_path):
-    model = build_sentiment_rnn(pooling="attention", max_length=6, **SMALL)
-    texts, labels = _order_dependent(8)
-    texts = _texts(*texts)
-    model.train_on_batch(texts, labels)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    texts = ["Not bad, but GOOD!", "dull", "", LONG]
-
-    result = subprocess.run(
-        [sys.executable, "-c", _LOAD_AND_PREDICT, str(path), json.dumps(texts)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    loaded = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
-    np.testing.assert_allclose(
-        loaded, model.predict(_texts(*texts), verbose=0), atol=1e-6
-    )
 
 
 @learning_check
