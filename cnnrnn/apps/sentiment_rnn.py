@@ -47,6 +47,13 @@ APP = App(
         },
         "training": {"epochs": 30, "early_stopping_patience": 5},
     },
+    # A faster rate, 8 epochs: 9.8-10.0 s of training on 2 cores with AVX-512
+    # (seeds 1/2/3), validation and test accuracy 1.0 from epoch 5-7 on
+    # (30 epochs at 1e-3: 29 s).
+    demo={
+        "model": {"learning_rate": 3e-3},
+        "training": {"epochs": 8, "early_stopping_patience": 8},
+    },
     model_from_data=("vocabulary", "num_classes", "standardize"),
     reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
     backends=("tensorflow",),  # a raw-text model: strings need TensorFlow

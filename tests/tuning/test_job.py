@@ -191,7 +191,7 @@ def test_space_is_merged_over_the_default_space():
 @pytest.mark.parametrize("name", sorted(APPS))
 def test_record_is_json_serialisable(name):
     result = make_job(
-        {"app": name, "space": {"learning_rate": {"max": 3e-3}, "dropout": 0.2}}
+        {"app": name, "space": {"learning_rate": {"min": 1e-3}, "dropout": 0.2}}
     )
     record = result.record()
     assert json.loads(json.dumps(record)) == record
