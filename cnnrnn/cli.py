@@ -437,10 +437,15 @@ def cmd_caption(args):
 
 
 def prepare_tune(args):
-    """Checks the distributed options; pins a worker's GPUs before the backend."""
+    """Checks the distributed options; pins a worker's GPUs before the backend.
+
+    A dry run and the `--workers` launcher train nothing here: they start no
+    backend.
+    """
     from cnnrnn.errors import CnnrnnError
     from cnnrnn.tuning import cluster
 
+    args.uses_backend = not args.dry_run and args.workers is None
     if args.worker_timeout < 3 * cluster.HEARTBEAT_SECONDS:
         raise CnnrnnError(
             f"--worker-timeout {args.worker_timeout:g} is too short: workers send "
@@ -479,7 +484,7 @@ def prepare_tune(args):
 
 def cmd_tune(args):
     from cnnrnn.errors import CnnrnnError
-    from cnnrnn.tuning import dry_run, load_job, run_search
+    from cnnrnn.tuning import dry_run, load_job
 
     job = load_job(args.job, output=args.output)
     if args.dry_run:
@@ -499,6 +504,8 @@ def cmd_tune(args):
             )
         console.print(f"Results: [bold]{escape(str(job.output))}[/]", soft_wrap=True)
         return
+    from cnnrnn.tuning import run_search
+
     role = args.search_role
     summary = run_search(
         job,

@@ -3,12 +3,13 @@
 import importlib.util
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
 import pytest
 
-BACKENDS = ("tensorflow", "keras", "torch", "jax")
+BACKENDS = ("tensorflow", "keras", "keras_tuner", "torch", "jax")
 
 # Runs the command in a fresh interpreter, then reports which backends it loaded.
 SCRIPT = """
@@ -72,6 +73,13 @@ def test_new_lists_and_writes_a_project_without_a_backend(tmp_path):
     project = tmp_path / "plants"
     _, loaded = loaded_backends("new", "plant-classifier", str(project), "--no-input")
     assert (project / "train.py").is_file()
+    assert loaded == []
+
+
+def test_a_dry_run_of_a_search_loads_no_backend():
+    job = pathlib.Path(__file__).parents[1] / "tuning" / "video_classifier.toml"
+    out, loaded = loaded_backends("tune", str(job), "--dry-run")
+    assert "encoder_filters" in out and "video-classifier: random search" in out
     assert loaded == []
 
 

@@ -6,9 +6,13 @@ reading the registry (`cnnrnn list`, `--help`) imports neither Keras nor
 TensorFlow.
 """
 
+import ast
 import dataclasses
 import functools
 import importlib
+import importlib.util
+import inspect
+import pathlib
 from collections.abc import Callable
 
 # Hyperparameters every application searches: names are factory arguments.
@@ -26,8 +30,10 @@ ACTIVATIONS = {"values": ["relu", "gelu", "silu", "elu"]}
 class Lazy:
     """A function or class of another module, imported on its first use.
 
-    Calling it calls the target; `inspect.signature` sees the target's
-    signature (through `__wrapped__`).
+    Calling it calls the target. `inspect.signature` sees the target's
+    signature, read from its module's source without importing it (so that
+    resolving an application's options starts no backend), or from the
+    imported target where a default is not a plain literal.
 
     Args:
         path: str. `"package.module:name"`.
@@ -37,15 +43,67 @@ class Lazy:
         self.path = path
 
     @functools.cached_property
-    def __wrapped__(self):
+    def target(self):
+        """The function or class, imported."""
         module, _, name = self.path.partition(":")
         return getattr(importlib.import_module(module), name)
 
+    @functools.cached_property
+    def __signature__(self):
+        return _signature_from_source(self.path) or inspect.signature(self.target)
+
     def __call__(self, *args, **kwargs):
-        return self.__wrapped__(*args, **kwargs)
+        return self.target(*args, **kwargs)
 
     def __repr__(self):
         return f"Lazy({self.path!r})"
+
+
+def _signature_from_source(path):
+    """The signature of function `path` read from its source file, or None
+    where it is not a plain function whose defaults are all literals."""
+    module, _, name = path.partition(":")
+    top, *rest = module.split(".")
+    folder = pathlib.Path(importlib.util.find_spec(top).submodule_search_locations[0])
+    file = folder.joinpath(*rest)
+    file = file / "__init__.py" if file.is_dir() else file.with_suffix(".py")
+    tree = ast.parse(file.read_text(encoding="utf-8"))
+    found = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name == name
+    ]
+    if len(found) != 1:
+        return None
+    arguments = found[0].args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaults = [None] * (len(positional) - len(arguments.defaults))
+    defaults += arguments.defaults
+    kinds = [inspect.Parameter.POSITIONAL_ONLY] * len(arguments.posonlyargs)
+    kinds += [inspect.Parameter.POSITIONAL_OR_KEYWORD] * len(arguments.args)
+    listed = list(zip(positional, kinds, defaults, strict=True))
+    if arguments.vararg:
+        listed.append((arguments.vararg, inspect.Parameter.VAR_POSITIONAL, None))
+    for argument, default in zip(
+        arguments.kwonlyargs, arguments.kw_defaults, strict=True
+    ):
+        listed.append((argument, inspect.Parameter.KEYWORD_ONLY, default))
+    if arguments.kwarg:
+        listed.append((arguments.kwarg, inspect.Parameter.VAR_KEYWORD, None))
+    try:
+        parameters = [
+            inspect.Parameter(
+                argument.arg,
+                kind,
+                default=inspect.Parameter.empty
+                if default is None
+                else ast.literal_eval(default),
+            )
+            for argument, kind, default in listed
+        ]
+    except ValueError:  # a default that is not a literal: import the target
+        return None
+    return inspect.Signature(parameters)
 
 
 def class_names_option(config):

@@ -7,7 +7,7 @@ the command line before any backend starts) imports no Keras.
 import importlib
 
 _EXPORTS = {
-    "dry_run": "cnnrnn.tuning.search",
+    "dry_run": "cnnrnn.tuning.job",
     "load_job": "cnnrnn.tuning.job",
     "make_job": "cnnrnn.tuning.job",
     "run_search": "cnnrnn.tuning.search",

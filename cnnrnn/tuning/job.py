@@ -29,18 +29,19 @@ import inspect
 import pathlib
 import sys
 
-import keras_tuner
-
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-from cnnrnn.apps import check_backend, get_app
+from rich.console import Console
+from rich.table import Table
+
+from cnnrnn.apps import get_app
 from cnnrnn.bundled import bundled_dir
 from cnnrnn.config import resolve_config
 from cnnrnn.errors import CnnrnnError
-from cnnrnn.tuning.space import define, merge_space
+from cnnrnn.tuning.space import check_default, describe, merge_space
 
 ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
 SEARCH_DEFAULTS = {
@@ -158,7 +159,6 @@ def make_job(table, *, path=None, output=None):
     if "app" not in table:
         raise CnnrnnError(f'{where} names no application: add app = "NAME".')
     app = get_app(table["app"])
-    check_backend(app)
     for section in ("search", "space", "data", "model", "training", "devices"):
         if not isinstance(table.get(section, {}), dict):
             raise CnnrnnError(
@@ -183,8 +183,8 @@ def make_job(table, *, path=None, output=None):
         table.get("space", {}),
         known=factory_arguments - {"compile", "name"},
     )
-    for name, spec in space.items():  # every searched default must be in its space
-        define(keras_tuner.HyperParameters(), name, spec, config["model"].get(name))
+    for name, spec in space.items():
+        check_default(name, spec, config["model"].get(name))
     output = output or table.get("output") or f"tuning_runs/{app.name}"
     return Job(
         app=app,
@@ -245,3 +245,27 @@ def _check_search(search, where):
             f"{where}: max_params={search['max_params']!r}. Expected a positive "
             "integer (the most trainable parameters a trial's model may have)."
         )
+
+
+def dry_run(job, console=None):
+    """Prints the search space and budget of a job without training."""
+    console = console or Console()
+    config = job.config
+    table = Table("hyperparameter", "values", "default (first trial)")
+    for name, spec in job.space.items():
+        table.add_row(name, describe(spec), repr(config["model"].get(name)))
+    console.print(table)
+    search = job.search
+    budget = (
+        f"Hyperband brackets up to {config['training']['epochs']} epochs "
+        f"(factor {search['hyperband_factor']})"
+        if search["algorithm"] == "hyperband"
+        else f"{search['max_trials']} trials x {search['executions_per_trial']} "
+        f"execution(s), at most {config['training']['epochs']} epochs each "
+        f"(early stopping patience {config['training']['early_stopping_patience']})"
+    )
+    console.print(
+        f"{job.app.name}: {search['algorithm']} search of {search['objective']} "
+        f"({job.direction}); {budget}; seed {search['seed']}; output {job.output}",
+        soft_wrap=True,
+    )

@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from cnnrnn import devices, runs, training
+from cnnrnn.apps import check_backend
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.progress import RichProgress
 from cnnrnn.tuning import cluster, distributed, results, workarounds
 from cnnrnn.tuning.hypermodels import FactoryHyperModel
-from cnnrnn.tuning.space import describe
 
 TUNER_DIR = "tuner"
 JOB_RECORD = "job.json"
@@ -64,10 +64,11 @@ def run_search(
         dict with the worker's name and the trials it ran.
 
     Raises:
-        CnnrnnError: when the output folder holds a different search (and
-            not `overwrite`), the job cannot run on its data, or too many
-            trials failed in a row.
+        CnnrnnError: when the active backend cannot run the application, the
+            output folder holds a different search (and not `overwrite`), the
+            job cannot run on its data, or too many trials failed in a row.
     """
+    check_backend(job.app)
     console = console or Console()
     role = role or cluster.Role()
     output = job.output
@@ -173,30 +174,6 @@ def _serve(tuner, chief, role, console):
         where = "no authentication: keep this port on a private network"
     console.print(f"Oracle listening on {role.address} ({where}).", soft_wrap=True)
     chief.serve(role.host, role.port)
-
-
-def dry_run(job, console=None):
-    """Prints the search space and budget of a job without training."""
-    console = console or Console()
-    config = job.config
-    table = Table("hyperparameter", "values", "default (first trial)")
-    for name, spec in job.space.items():
-        table.add_row(name, describe(spec), repr(config["model"].get(name)))
-    console.print(table)
-    search = job.search
-    budget = (
-        f"Hyperband brackets up to {config['training']['epochs']} epochs "
-        f"(factor {search['hyperband_factor']})"
-        if search["algorithm"] == "hyperband"
-        else f"{search['max_trials']} trials x {search['executions_per_trial']} "
-        f"execution(s), at most {config['training']['epochs']} epochs each "
-        f"(early stopping patience {config['training']['early_stopping_patience']})"
-    )
-    console.print(
-        f"{job.app.name}: {search['algorithm']} search of {search['objective']} "
-        f"({job.direction}); {budget}; seed {search['seed']}; output {job.output}",
-        soft_wrap=True,
-    )
 
 
 def _make_tuner(job, hypermodel, directory, console, setup):

@@ -127,6 +127,29 @@ def check_spec(name, spec):
             )
 
 
+def check_default(name, spec, default):
+    """Raises `CnnrnnError` unless `default` lies in `spec`'s range or choices.
+
+    The first trial is the plain template, so every searched argument's
+    default must be one of its values.
+    """
+    if not isinstance(spec, dict) or "boolean" in spec:
+        return
+    if "values" in spec:
+        if to_choice(default) not in _choices(spec):
+            raise CnnrnnError(
+                f"[space] {name}: the default {default!r} is not among values "
+                f"{_choices(spec)}: add it, or set {name} in [model] to one of them."
+            )
+        return
+    low, high = spec["min"], spec["max"]
+    if not (_is_number(default) and low <= default <= high):
+        raise CnnrnnError(
+            f"[space] {name}: the default {default!r} is outside [{low}, {high}]: "
+            f"widen the range, or set {name} in [model] inside it."
+        )
+
+
 def define(hp, name, spec, default):
     """Declares one hyperparameter on `hp` and returns its value for this trial.
 
@@ -140,26 +163,14 @@ def define(hp, name, spec, default):
     Returns:
         The value for the factory (`"none"` read as None).
     """
+    check_default(name, spec, default)
     if not isinstance(spec, dict):
         return from_choice(hp.Fixed(name, to_choice(spec)))
     if "values" in spec:
-        values = [to_choice(value) for value in spec["values"]]
-        if any(isinstance(value, float) for value in values):
-            values = [float(value) for value in values]  # one kind for Keras Tuner
-        if to_choice(default) not in values:
-            raise CnnrnnError(
-                f"[space] {name}: the default {default!r} is not among values "
-                f"{values}: add it, or set {name} in [model] to one of them."
-            )
-        return from_choice(hp.Choice(name, values, default=to_choice(default)))
+        return from_choice(hp.Choice(name, _choices(spec), default=to_choice(default)))
     if "boolean" in spec:
         return hp.Boolean(name, default=bool(default))
     low, high = spec["min"], spec["max"]
-    if not (_is_number(default) and low <= default <= high):
-        raise CnnrnnError(
-            f"[space] {name}: the default {default!r} is outside [{low}, {high}]: "
-            f"widen the range, or set {name} in [model] inside it."
-        )
     sampling = spec.get("sampling", "linear")
     if all(isinstance(v, int) for v in (low, high, default)) and not isinstance(
         spec.get("step", 1), float
@@ -170,6 +181,15 @@ def define(hp, name, spec, default):
     return hp.Float(
         name, low, high, step=spec.get("step"), sampling=sampling, default=default
     )
+
+
+def _choices(spec):
+    """A choice spec's values as Keras Tuner takes them: None as `"none"`, and
+    all floats if any is (one kind)."""
+    values = [to_choice(value) for value in spec["values"]]
+    if any(isinstance(value, float) for value in values):
+        values = [float(value) for value in values]
+    return values
 
 
 def describe(spec):
