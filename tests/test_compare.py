@@ -32,7 +32,8 @@ def run_cli(capsys, *argv):
 @pytest.fixture(scope="module")
 def digits_comparison(tmp_path_factory):
     output = tmp_path_factory.mktemp("compare") / "digits"
-    code = cli.main(["compare", "--output", str(output), "--epochs", "1"])
+    argv = ["compare", "--output", str(output), "--epochs", "1", "--image-size", "8"]
+    code = cli.main(argv)
     return code, output
 
 
@@ -67,7 +68,7 @@ def test_cli_writes_the_comparison_of_the_digits(digits_comparison):
 
     setup = result["setup"]
     assert setup["split"] == {"train": 1258, "validation": 180, "test": 359}
-    assert setup["image_shape"] == [16, 16, 3]
+    assert setup["image_shape"] == [8, 8, 3]
     assert setup["seed"] == 0 and setup["epochs"] == 1
     assert setup["classes"] == [str(digit) for digit in range(10)]
     assert setup["backend"].startswith("tensorflow")
@@ -87,7 +88,7 @@ def test_cli_writes_the_comparison_of_the_digits(digits_comparison):
 def test_parameters_are_those_of_the_built_models(digits_comparison):
     _, output = digits_comparison
     result = json.loads((output / "comparison.json").read_text())
-    shape = {"input_shape": (16, 16, 3), "num_classes": 10}
+    shape = {"input_shape": (8, 8, 3), "num_classes": 10}
     built = {
         "cnn": build_plant_classifier(depth=2, base_filters=32, augment=False, **shape),
         "lstm": build_row_rnn_classifier(rnn_type="lstm", **shape),

@@ -15,8 +15,9 @@ import types
 import pytest
 import tensorflow as tf
 
-from cnnrnn import cli, devices, runs, training
+from cnnrnn import cli, devices, multi_worker, runs, training
 from cnnrnn.data.demo import write_plant_demo
+from cnnrnn.errors import CnnrnnError
 
 TINY = """
 [data]
@@ -181,7 +182,7 @@ def start_and_kill_after(argv, folder, run_dir, epochs):
     return [history_epochs(h) for h in histories]
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # fast: test_training.py::test_interrupted_training_resumes_...
 def test_a_killed_cluster_resumes_on_every_worker(train_argv, tmp_path):
     argv = [*train_argv, "--epochs", "6"]
     run_dir = tmp_path / "run"
@@ -194,7 +195,7 @@ def test_a_killed_cluster_resumes_on_every_worker(train_argv, tmp_path):
     assert_complete_and_identical(run_dir, outputs)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # fast: test_workers_resume_only_from_the_same_epoch
 def test_workers_at_different_epochs_refuse_to_resume(train_argv, tmp_path):
     argv = [*train_argv, "--epochs", "6"]
     run_dir = tmp_path / "run"
@@ -205,6 +206,32 @@ def test_workers_at_different_epochs_refuse_to_resume(train_argv, tmp_path):
     assert cluster.wait(timeout=120) == [1, 1], cluster.report()
     for output in cluster.outputs():
         assert "different points of this run" in output, cluster.report()
+
+
+class TwoWorkers:
+    """A strategy of two workers whose other worker has run `other` epochs."""
+
+    def __init__(self, other):
+        self.other = tf.constant([[other, 0]])
+
+    def run(self, function):
+        return function()
+
+    def gather(self, value, axis):
+        return tf.concat([value, self.other], axis=axis)
+
+
+@pytest.mark.parametrize("other, refused", [(2, False), (1, True)])
+def test_workers_resume_only_from_the_same_epoch(other, refused, tmp_path):
+    """Fast check of the refusal above: this worker has finished 2 epochs."""
+    fit = types.SimpleNamespace(
+        epochs_done=lambda: 2, phase_one_done=tmp_path / "phase_one_done.json"
+    )
+    if refused:
+        with pytest.raises(CnnrnnError, match=r"different points .*epochs: 1, 2\)"):
+            multi_worker.check_same_progress(TwoWorkers(other), fit)
+    else:
+        multi_worker.check_same_progress(TwoWorkers(other), fit)
 
 
 def fake_strategy(task_type, task_id, cluster):
