@@ -4,6 +4,7 @@ Import them in a test module with `from test_case import run_model_smoke_test`
 (pytest puts `tests/` on `sys.path` because `tests/conftest.py` lives there).
 """
 
+import contextlib
 import importlib.util
 
 import keras
@@ -26,19 +27,44 @@ needs_tensorflow_package = pytest.mark.skipif(
     reason="needs the tensorflow package (TextVectorization)",
 )
 
-# On jax and torch the subset trains one step (smoke tests) and checks the
-# forward pass against tensorflow's; whole fits take minutes on a CPU there.
-learning_check = tensorflow_only("a multi-epoch learning check")
+
+def learning_check(test):
+    """Marks a multi-epoch learning check: tensorflow only, traced (`graph`).
+
+    On jax and torch the subset trains one step (smoke tests) and checks the
+    forward pass against tensorflow's; whole fits take minutes on a CPU there.
+    """
+    return tensorflow_only("a multi-epoch learning check")(pytest.mark.graph(test))
+
+
+@contextlib.contextmanager
+def traced():
+    """Runs Keras's train and predict steps as traced `tf.function`s, as a
+    user's training does, inside a test that otherwise runs them eagerly
+    (see `tests/models/conftest.py`)."""
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf
+
+    eager = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(False)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(eager)
 
 
 def run_model_smoke_test(model, x, y, *, expected_output_shape, py_dataset=True):
     """Checks that a compiled model predicts, trains and rebuilds from its config.
 
-    It trains one step, on a `keras.utils.PyDataset` (the input that every
-    backend takes; tf.data needs TensorFlow), or with `train_on_batch` for
-    inputs that a `PyDataset` cannot hold. The rebuilt model is called
-    directly (eagerly) on numeric inputs: tracing a second model's predict
-    function would double the cost of the test and check nothing more.
+    It predicts and trains one step traced (`traced`: every configuration
+    of a factory is checked in graph mode once), on a `keras.utils.PyDataset`
+    (the input that every backend takes; tf.data needs TensorFlow), or with
+    `train_on_batch` for inputs that a `PyDataset` cannot hold. The rebuilt
+    model is called directly (eagerly) on numeric inputs: tracing a second
+    model's predict function would double the cost of the test and check
+    nothing more.
 
     Args:
         model: compiled `keras.Model` with a single output.
@@ -48,15 +74,16 @@ def run_model_smoke_test(model, x, y, *, expected_output_shape, py_dataset=True)
         py_dataset: bool. Whether `x` fits a `PyDataset` (Keras's takes no
             strings). Defaults to True.
     """
-    outputs = model.predict(x, verbose=0)
-    assert outputs.shape == tuple(expected_output_shape)
+    with traced():
+        outputs = model.predict(x, verbose=0)
+        assert outputs.shape == tuple(expected_output_shape)
 
-    if py_dataset:
-        logs = model.fit(_OneBatch(x, y), epochs=1, verbose=0).history
-        loss = logs["loss"][-1]
-    else:
-        logs = model.train_on_batch(x, y, return_dict=True)
-        loss = logs["loss"]
+        if py_dataset:
+            logs = model.fit(_OneBatch(x, y), epochs=1, verbose=0).history
+            loss = logs["loss"][-1]
+        else:
+            logs = model.train_on_batch(x, y, return_dict=True)
+            loss = logs["loss"]
     assert np.isfinite(loss), logs
 
     rebuilt = model.__class__.from_config(model.get_config())
@@ -122,8 +149,9 @@ def assert_learns(model, x, y, *, epochs, min_accuracy, batch_size=8):
     Returns:
         The `keras.callbacks.History` of the fit.
     """
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
-    logs = model.evaluate(x, y, batch_size=batch_size, return_dict=True, verbose=0)
+    with traced():
+        history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+        logs = model.evaluate(x, y, batch_size=batch_size, return_dict=True, verbose=0)
     accuracy = logs["accuracy"]
     assert accuracy >= min_accuracy, (
         f"accuracy {accuracy:.3f} < {min_accuracy} after {epochs} epochs; "
