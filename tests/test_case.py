@@ -38,27 +38,27 @@ def learning_check(test):
 
 
 @contextlib.contextmanager
-def traced():
-    """Runs Keras's train and predict steps as traced `tf.function`s, as a
-    user's training does, inside a test that otherwise runs them eagerly
-    (see `tests/models/conftest.py`)."""
+def keras_steps(*, eager):
+    """Runs Keras's train and predict steps eagerly, or as traced
+    `tf.function`s as a user's training does (tensorflow; elsewhere nothing
+    changes). `tests/models` runs them eagerly (see its `conftest.py`)."""
     if keras.backend.backend() != "tensorflow":
         yield
         return
     import tensorflow as tf
 
-    eager = tf.config.functions_run_eagerly()
-    tf.config.run_functions_eagerly(False)
+    before = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(eager)
     try:
         yield
     finally:
-        tf.config.run_functions_eagerly(eager)
+        tf.config.run_functions_eagerly(before)
 
 
 def run_model_smoke_test(model, x, y, *, expected_output_shape, py_dataset=True):
     """Checks that a compiled model predicts, trains and rebuilds from its config.
 
-    It predicts and trains one step traced (`traced`: every configuration
+    It predicts and trains one step traced (`keras_steps`: every configuration
     of a factory is checked in graph mode once), on a `keras.utils.PyDataset`
     (the input that every backend takes; tf.data needs TensorFlow), or with
     `train_on_batch` for inputs that a `PyDataset` cannot hold. The rebuilt
@@ -74,7 +74,7 @@ def run_model_smoke_test(model, x, y, *, expected_output_shape, py_dataset=True)
         py_dataset: bool. Whether `x` fits a `PyDataset` (Keras's takes no
             strings). Defaults to True.
     """
-    with traced():
+    with keras_steps(eager=False):
         outputs = model.predict(x, verbose=0)
         assert outputs.shape == tuple(expected_output_shape)
 
@@ -149,7 +149,7 @@ def assert_learns(model, x, y, *, epochs, min_accuracy, batch_size=8):
     Returns:
         The `keras.callbacks.History` of the fit.
     """
-    with traced():
+    with keras_steps(eager=False):
         history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
         logs = model.evaluate(x, y, batch_size=batch_size, return_dict=True, verbose=0)
     accuracy = logs["accuracy"]

@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-if __name__ == "__main__":  # run as a script: cnnrnn from this checkout
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+if __name__ == "__main__":  # run as a script: cnnrnn and test_case from here
+    sys.path[:0] = [str(Path(__file__).resolve().parents[n]) for n in (1, 2)]
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from test_case import keras_steps  # noqa: E402
 
 from cnnrnn.models import (  # noqa: E402
     build_char_generator,
@@ -162,12 +163,13 @@ def saved_and_fresh(tmp_path_factory):
     keras.utils.set_random_seed(1337)
     folder = tmp_path_factory.mktemp("saved")
     expected = {}
-    for name in _cases_here():
-        build, outputs = CASES[name]
-        model, inputs = build()
-        model.save(folder / f"{name}.keras")
-        _save_inputs(folder / f"{name}.npz", inputs)
-        expected[name] = outputs(model, inputs)
+    with keras_steps(eager=True):  # as in the other model tests
+        for name in _cases_here():
+            build, outputs = CASES[name]
+            model, inputs = build()
+            model.save(folder / f"{name}.keras")
+            _save_inputs(folder / f"{name}.npz", inputs)
+            expected[name] = outputs(model, inputs)
     result = subprocess.run(
         [sys.executable, __file__, str(folder)],
         capture_output=True,
