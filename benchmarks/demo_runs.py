@@ -112,6 +112,34 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as file:
         json.dump(report, file, indent=2)
+    print(markdown_table(report))
+
+
+def markdown_table(report):
+    """The README's table: per application, FLOPs, seconds and metrics by seed."""
+    lines = [
+        "| application | FLOPs per example | training seconds | best validation "
+        "| held-out |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for app, result in report["apps"].items():
+        runs = result["runs"]
+        followed, held_out = METRICS[app]
+        held_out_key = next(
+            key
+            for key in runs[0]
+            if key.startswith(("test_", "validation_")) and key.endswith(held_out)
+        )
+
+        def values(key, runs=runs):
+            return "/".join(f"{run[key]:.3g}" for run in runs)
+
+        lines.append(
+            f"| {app} | {result['flops_per_example'] / 1e6:.1f} M "
+            f"| {values('train_seconds')} | {followed} {values(f'best_{followed}')} "
+            f"| {held_out_key} {values(held_out_key)} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
