@@ -64,9 +64,14 @@ def _signature_from_source(path):
     where it is not a plain function whose defaults are all literals."""
     module, _, name = path.partition(":")
     top, *rest = module.split(".")
-    folder = pathlib.Path(importlib.util.find_spec(top).submodule_search_locations[0])
-    file = folder.joinpath(*rest)
-    file = file / "__init__.py" if file.is_dir() else file.with_suffix(".py")
+    spec = importlib.util.find_spec(top)  # a top-level package imports nothing
+    if not rest:
+        file = pathlib.Path(spec.origin)
+    else:
+        file = pathlib.Path(spec.submodule_search_locations[0]).joinpath(*rest)
+        file = file / "__init__.py" if file.is_dir() else file.with_suffix(".py")
+    if not file.is_file():  # compiled only, or in an archive
+        return None
     tree = ast.parse(file.read_text(encoding="utf-8"))
     found = [
         node
