@@ -17,20 +17,15 @@ import argparse
 import csv
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 
-APPS = (
-    "plant-classifier",
-    "sentiment-rnn",
-    "char-generator",
-    "video-classifier",
-    "image-captioner",
-)
-# The validation metric followed per epoch, and the held-out one reported.
+from timing import machine
+
+# Per application: the validation metric followed per epoch, and the
+# held-out one reported.
 METRICS = {
     "plant-classifier": ("val_accuracy", "accuracy"),
     "sentiment-rnn": ("val_accuracy", "accuracy"),
@@ -81,20 +76,14 @@ def flops_per_example(app, settings):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--apps", default=",".join(APPS))
+    parser.add_argument("--apps", default=",".join(METRICS))
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--set", action="append", default=[], dest="settings")
     parser.add_argument("--output", default="benchmarks/results/demo_runs.json")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]
     report = {
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "avx512": "avx512f" in open("/proc/cpuinfo").read()
-            if os.path.exists("/proc/cpuinfo")
-            else None,
-        },
+        "machine": machine(),
         "settings": args.settings,
         "apps": {},
     }

@@ -16,13 +16,14 @@ import argparse
 import collections
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+
+from timing import machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JAX_FILES = [  # the jax stage of .ci/run
@@ -125,13 +126,7 @@ def main():
               f"{results[stage]['cpu_seconds']} s CPU, {results[stage]['summary']}",
               flush=True)  # fmt: skip
     report = {
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "avx512": "avx512f" in open("/proc/cpuinfo").read()
-            if os.path.exists("/proc/cpuinfo")
-            else None,
-        },
+        "machine": machine(),
         "total_wall_seconds": round(
             sum(r["wall_seconds"] for r in results.values()), 1
         ),

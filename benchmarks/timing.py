@@ -1,5 +1,7 @@
 """Timing shared by the benchmark scripts."""
 
+import os
+import platform
 import statistics
 import time
 
@@ -12,3 +14,14 @@ def timed(function, repeats):
         result = function()
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds), result
+
+
+def machine():
+    """The machine the figures come from: processor, cores and AVX-512."""
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "avx512": "avx512f" in open("/proc/cpuinfo").read()
+        if os.path.exists("/proc/cpuinfo")
+        else None,
+    }
