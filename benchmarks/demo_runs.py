@@ -63,7 +63,8 @@ def train(app, seed, settings, folder):
         "epochs": len(history),
         "best_epoch": metrics["best_epoch"],
         f"best_{followed}": metrics[f"best_{followed}"],
-        f"{metrics['evaluated_on']}_{held_out}": metrics[held_out],
+        "evaluated_on": metrics["evaluated_on"],  # test, or validation without one
+        held_out: metrics[held_out],
         f"{followed}_per_epoch": [round(float(row[followed]), 4) for row in history],
     }
 
@@ -114,11 +115,6 @@ def markdown_table(report):
     for app, result in report["apps"].items():
         runs = result["runs"]
         followed, held_out = METRICS[app]
-        held_out_key = next(
-            key
-            for key in runs[0]
-            if key.startswith(("test_", "validation_")) and key.endswith(held_out)
-        )
 
         def values(key, runs=runs):
             return "/".join(f"{run[key]:.3g}" for run in runs)
@@ -126,7 +122,7 @@ def markdown_table(report):
         lines.append(
             f"| {app} | {result['flops_per_example'] / 1e6:.1f} M "
             f"| {values('train_seconds')} | {followed} {values(f'best_{followed}')} "
-            f"| {held_out_key} {values(held_out_key)} |"
+            f"| {runs[0]['evaluated_on']} {held_out} {values(held_out)} |"
         )
     return "\n".join(lines)
 

@@ -115,8 +115,8 @@ CASES = {
     "sentiment-rnn": (_sentiment, _predict),
     "char-generator": (
         _char_generator,
-        lambda model, seed: generate(
-            model, str(seed), length=80, seed=5, num_samples=2
+        lambda model, seed_text: generate(
+            model, str(seed_text), length=80, seed=5, num_samples=2
         ),
     ),
     "image-captioner": (

@@ -286,11 +286,15 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(
         "space": space,
     }
 
-    def command(folder):
+    def tune(folder):
+        """The `cnnrnn` arguments of a search into `tmp_path / folder`."""
         job = write_job(
             tmp_path / f"{folder}.toml", {**table, "output": str(tmp_path / folder)}
         )
-        return [sys.executable, "-m", "cnnrnn.cli", "tune", str(job)]
+        return ["tune", str(job)]
+
+    def command(folder):
+        return [sys.executable, "-m", "cnnrnn.cli", *tune(folder)]
 
     log = tmp_path / "first.log"
     with open(log, "w") as handle:
@@ -306,7 +310,7 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(
 
     # Resumed in this process (a new interpreter would only start TensorFlow
     # again): what it knows of the first search is on disk.
-    assert cli.main(command("search")[3:]) == 0
+    assert cli.main(tune("search")) == 0
     started = {
         line.split(":")[0].split()[1]
         for line in capsys.readouterr().out.splitlines()
