@@ -19,6 +19,7 @@ TRAINING_DEFAULTS = {
     "fine_tune_epochs": 0,
     "fine_tune_learning_rate": 1e-5,
     "learning_rate_schedule": "constant",
+    "max_minutes": None,
     "seed": 1337,
 }
 DEVICE_DEFAULTS = {"precision": "auto", "strategy": "auto"}

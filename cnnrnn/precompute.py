@@ -12,7 +12,9 @@ def feature_splits(encoder, splits, *, seed):
 
     Each split's `(images, label)` batches become `(features, label)`
     batches of the same size, and clips' `({"frames", "mask"}, label)`
-    batches become `({"features", "mask"}, label)` ones, held in memory;
+    batches become `({"features", "mask"}, label)` ones and captions'
+    `((images, tokens), targets)` batches `((features, tokens), targets)`
+    ones, held in memory;
     the training split is reshuffled every epoch with `seed`. Training a head
     on them costs no encoder pass per epoch.
 
@@ -59,4 +61,7 @@ def _encode(encoder, inputs):
     if isinstance(inputs, dict):  # clips: the mask marks the real frames
         features = encoder.predict_on_batch(inputs["frames"])
         return {"features": np.asarray(features), "mask": inputs["mask"]}
+    if isinstance(inputs, tuple):  # captions: (images, tokens)
+        images, *rest = inputs
+        return (np.asarray(encoder.predict_on_batch(images)), *rest)
     return np.asarray(encoder.predict_on_batch(inputs))

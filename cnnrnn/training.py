@@ -99,6 +99,13 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
         "model_from_data": splits.model_args,
         "data_info": splits.info,
     }
+    if app.model_info is not None:
+        info = app.model_info(**config["model"], **config["model_from_data"])
+        if info:
+            config["model_info"] = info
+            console.print(
+                "model: " + "; ".join(f"{key}: {value}" for key, value in info.items())
+            )
     with setup.scope():
         model = build_model(app, config)
         if several_workers:
@@ -217,6 +224,7 @@ class Fitter:
         self.phase_one_done = self.checkpoints / "phase_one_done.json"
         self.history_path = run_dir / runs.HISTORY_FILE
         self.monitor = "val_loss" if splits.validation is not None else "loss"
+        self.started = time.perf_counter()
 
     def history(self):
         if not self.history_path.exists():
@@ -248,6 +256,8 @@ class Fitter:
         ]
         if self.training["learning_rate_schedule"] == "cosine":
             callbacks.append(cosine_decay(self.model, initial_epoch, epochs))
+        if self.training["max_minutes"] is not None:
+            callbacks.append(TimeBudget(self.training["max_minutes"], self.started))
         progress = RichProgress(self.console, description=description)
         try:
             self.model.fit(
@@ -261,6 +271,33 @@ class Fitter:
             )
         finally:
             progress.close()  # also when interrupted, so the terminal is restored
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training before an epoch that would end past a time budget.
+
+    After each epoch, training stops when one more epoch (as long as the
+    longest so far) would end more than `max_minutes` after `started`; the
+    best weights so far are kept as usual. A resumed run gets a new budget.
+
+    Args:
+        max_minutes: float. The budget in minutes, positive.
+        started: float. `time.perf_counter()` when the budget started.
+    """
+
+    def __init__(self, max_minutes, started):
+        super().__init__()
+        self.deadline = started + 60 * max_minutes
+        self.longest = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        self.longest = max(self.longest, now - self.epoch_started)
+        if now + self.longest > self.deadline:
+            self.model.stop_training = True
 
 
 def cosine_decay(model, first_epoch, end_epoch):
@@ -336,6 +373,14 @@ def check_training_options(training):
         raise CnnrnnError(
             f"Received: learning_rate_schedule={schedule!r}. Expected one of "
             f"{', '.join(map(repr, LEARNING_RATE_SCHEDULES))}."
+        )
+    budget = training["max_minutes"]
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0
+    ):
+        raise CnnrnnError(
+            f"Received: max_minutes={budget!r}. Expected a positive number of "
+            "minutes, or none for no time limit."
         )
     rate = training["fine_tune_learning_rate"]
     if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:

@@ -9,6 +9,7 @@ from rich.console import Console
 from cnnrnn import apps, runs, training
 from cnnrnn.config import resolve_config
 from cnnrnn.data.demo import write_plant_demo
+from cnnrnn.errors import CnnrnnError
 from cnnrnn.progress import RichProgress
 
 
@@ -123,3 +124,26 @@ def test_training_under_a_strategy_or_mixed_precision(
         keras.mixed_precision.set_global_policy("float32")
     assert runs.is_finished(tmp_path)
     assert 0.0 <= metrics["accuracy"] <= 1.0
+
+
+def test_a_time_budget_stops_training_after_the_epoch_that_reaches_it(
+    small_demo, tmp_path
+):
+    app = apps.get_app("plant-classifier")
+    config = small_config(small_demo, epochs=4, max_minutes=1e-4)  # 6 ms
+    metrics = training.train(
+        app, config=config, run_dir=tmp_path, console=Console(quiet=True)
+    )
+    assert history_epochs(tmp_path) == [0] and metrics["epochs"] == 1
+    assert runs.is_finished(tmp_path)
+
+
+@pytest.mark.parametrize("budget", [0, -1, True, "10"])
+def test_a_time_budget_must_be_a_positive_number(small_demo, tmp_path, budget):
+    with pytest.raises(CnnrnnError, match="max_minutes=.*Expected a positive number"):
+        training.train(
+            apps.get_app("plant-classifier"),
+            config=small_config(small_demo, max_minutes=budget),
+            run_dir=tmp_path,
+            console=Console(quiet=True),
+        )

@@ -161,6 +161,10 @@ class App:
         evaluation_metrics: callable or None. `evaluation_metrics(model,
             splits, split_name, config)` returns metrics beyond the compiled
             ones (such as BLEU), for training and `cnnrnn evaluate`.
+        model_info: callable or None. `model_info(**model_arguments)`
+            returns facts about the model those factory arguments build (such
+            as how many words pretrained vectors cover), printed before
+            training and kept in `config.json` under `model_info`.
         captioner: callable or None. `captioner(model)` returns an object
             whose `caption(images, **options)` writes captions, for
             `cnnrnn caption`.
@@ -189,6 +193,7 @@ class App:
     feature_models: Callable | None = None
     sampler: Callable | None = None
     evaluation_metrics: Callable | None = None
+    model_info: Callable | None = None
     captioner: Callable | None = None
     search_space: dict = dataclasses.field(default_factory=lambda: dict(COMMON_SPACE))
     backends: tuple[str, ...] = ("tensorflow", "jax", "torch")

@@ -36,7 +36,7 @@ APP = App(
     defaults={
         "data": {
             "image_dir": None,
-            "image_size": [32, 32],
+            "image_size": "auto",
             "batch_size": 32,
             "validation_split": 0.1,
             "test_split": 0.1,
@@ -47,14 +47,19 @@ APP = App(
             "on_bad_file": "skip",
             "cache": True,
         },
-        "training": {"epochs": 12, "early_stopping_patience": 3, "beam_width": 3},
+        "training": {
+            "epochs": 12,
+            "early_stopping_patience": 3,
+            "beam_width": 3,
+            "precompute_features": False,
+        },
     },
     # 7 M FLOPs per example instead of 27 M; batches of 64 at a faster rate,
     # 3 epochs. 2 cores with AVX-512, seeds 1/2/3: 16.1/16.3/14.4 s of
     # training, test BLEU-4 with beam search 0.68/0.76/0.74 (batches of 32 at
     # 2e-3 for 7 epochs: 31 s, 0.91; the best constant caption: 0.40).
     demo={
-        "data": {"batch_size": 64},
+        "data": {"batch_size": 64, "image_size": [32, 32]},
         "model": {"encoder_filters": 8, "units": 64, "learning_rate": 4e-3},
         "training": {"epochs": 3},
     },
@@ -65,6 +70,8 @@ APP = App(
         "max_length": config["model_from_data"]["max_length"],
     },
     evaluation_metrics=Lazy("cnnrnn.captioning:bleu_metrics"),
+    prepare_fine_tuning=Lazy("cnnrnn.models.backbones:prepare_fine_tuning"),
+    feature_models=Lazy("cnnrnn.models.image_captioner:feature_models"),
     captioner=Lazy("cnnrnn.models.image_captioner:CaptionDecoder"),
     search_space={
         **COMMON_SPACE,

@@ -60,7 +60,7 @@ APP = App(
     },
     model_from_data=("input_shape", "num_classes"),
     reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
-    prepare_fine_tuning=Lazy("cnnrnn.models.plant_classifier:prepare_fine_tuning"),
+    prepare_fine_tuning=Lazy("cnnrnn.models.backbones:prepare_fine_tuning"),
     feature_models=Lazy("cnnrnn.models.plant_classifier:feature_models"),
     search_space={
         **COMMON_SPACE,

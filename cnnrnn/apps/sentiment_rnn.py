@@ -56,6 +56,7 @@ APP = App(
     },
     model_from_data=("vocabulary", "num_classes", "standardize"),
     reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
+    model_info=Lazy("cnnrnn.models.sentiment:embedding_coverage"),
     backends=("tensorflow",),  # a raw-text model: strings need TensorFlow
     search_space={
         **COMMON_SPACE,

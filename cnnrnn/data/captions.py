@@ -21,8 +21,10 @@ import tensorflow as tf
 
 from cnnrnn.data.common import DataSplits, stratified_split
 from cnnrnn.data.images import (
+    AUTO_IMAGE_SIZE_RANGE,
     IMAGE_EXTENSIONS,
     _image_size,
+    auto_image_size,
     check_image_files,
     image_decoder,
 )
@@ -100,6 +102,7 @@ class _Image:
     texts: list = dataclasses.field(default_factory=list)
     tokens: list = dataclasses.field(default_factory=list)
     tf_decodable: bool = True
+    size: tuple | None = None
 
 
 def load_captions(
@@ -164,8 +167,11 @@ def load_captions(
             it (hidden files ignored), so images may sit in a sub-folder.
             Defaults to None (the captions file's folder). Not allowed with
             `"tfds:NAME"`.
-        image_size: int or tuple `(height, width)`. Size every image is
-            resized to. Defaults to `(64, 64)`.
+        image_size: int, tuple `(height, width)` or `"auto"`. Size every
+            image is resized to; `"auto"` chooses a square size from the
+            images' files (see `cnnrnn.data.images.auto_image_size`; the
+            largest such size for a TensorFlow Datasets set) and names it in
+            `info["chosen"]`. Defaults to `(64, 64)`.
         batch_size: int. Examples per batch. Defaults to `32`.
         validation_split: float. Fraction of the images for validation.
             Defaults to `0.1`.
@@ -235,7 +241,8 @@ def load_captions(
     >>> model = build_image_captioner(**data.model_args)
     >>> model.fit(data.train, validation_data=data.validation, epochs=10)
     """
-    height, width = _image_size(image_size)
+    auto = image_size == "auto"
+    height, width = (1, 1) if auto else _image_size(image_size)
     check_positive_int("batch_size", batch_size)
     check_split_fractions(validation_split, test_split)
     check_max_tokens(max_tokens, reserved=SPECIAL_TOKENS)
@@ -266,6 +273,8 @@ def load_captions(
                 "images."
             )
         what = f"TensorFlow Datasets set {source.removeprefix('tfds:')!r}"
+        if auto:
+            height = width = AUTO_IMAGE_SIZE_RANGE[1]
         images, pixels, extra = _read_tfds(
             source.removeprefix("tfds:"), (height, width), counts
         )
@@ -277,6 +286,8 @@ def load_captions(
         images = _group_rows(captions_file, rows, _ImageFolder(image_dir), counts)
         images = _drop_empty_captions(images, standardize, counts)
         images = _drop_bad_images(images, on_bad_file, counts)
+        if auto and images:
+            height = width = auto_image_size([image.size for image in images])
         pixels = None
         extra = {"captions_file": str(captions_file), "image_dir": str(image_dir)}
     if not images:
@@ -299,7 +310,12 @@ def load_captions(
         max_length=max_length,
         standardize=standardize,
         vocabulary=vocabulary,
-        info={**extra, **counts, "splits": splits_from},
+        info={
+            **extra,
+            **counts,
+            "splits": splits_from,
+            **({"chosen": {"image_size": [height, width]}} if auto else {}),
+        },
     )
 
 
@@ -651,6 +667,7 @@ def _drop_bad_images(images, on_bad_file, counts):
             continue
         counts["num_converted"] += int(check.mode != "RGB")
         image.tf_decodable = check.tf_decodable
+        image.size = check.size
         kept.append(image)
     counts["num_skipped"] = len(skipped)
     counts["skipped_files"] = skipped[:_MAX_LISTED]

@@ -9,6 +9,7 @@ import urllib.parse
 import keras
 
 from cnnrnn.errors import CnnrnnError
+from cnnrnn.models.checks import check_positive, compile_like
 from cnnrnn.models.layers import ReverseChannels
 
 # Short names -> (keras.applications constructor name, its keyword arguments).
@@ -263,3 +264,50 @@ def _download_timeout(seconds):
         yield
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def prepare_fine_tuning(model, *, learning_rate):
+    """Unfreezes an image model's backbone for the fine-tuning phase.
+
+    Follows the Keras transfer-learning guide: the backbone becomes trainable
+    except its `BatchNormalization` layers, which stay frozen (and the model
+    already runs the backbone in inference mode when it was built frozen).
+    The model is recompiled with its loss and metrics and a fresh optimizer
+    of the same kind and settings as its own (so the `optimizer` and
+    `weight_decay` it was built with, also after loading) at `learning_rate`;
+    use a small rate such as 1e-5. A model that was never compiled gets the
+    factory's loss and metrics and Adam without weight decay, since it holds
+    no optimizer to copy.
+
+    Args:
+        model: `keras.Model` made by `build_plant_classifier` or
+            `build_image_captioner` (its backbone is the layer
+            `f"{model.name}_backbone"`).
+        learning_rate: float. Learning rate for fine-tuning, positive.
+
+    Returns:
+        True if the model has a backbone and was prepared; False, with the
+        model unchanged, if it has none.
+
+    Raises:
+        ValueError: if `learning_rate` is not positive.
+
+    Example:
+
+    >>> model = build_plant_classifier(
+    ...     input_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v3_small"
+    ... )
+    >>> prepare_fine_tuning(model, learning_rate=1e-5)
+    True
+    """
+    check_positive("learning_rate", learning_rate)
+    backbone_name = f"{model.name}_backbone"
+    if backbone_name not in {layer.name for layer in model.layers}:
+        return False
+    backbone = model.get_layer(backbone_name)
+    backbone.trainable = True
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    compile_like(model, model, learning_rate)
+    return True

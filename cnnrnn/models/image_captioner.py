@@ -17,6 +17,7 @@ from cnnrnn.models.checks import (
     check_int,
     check_optimizer,
     check_positive,
+    compile_like,
     make_optimizer,
 )
 from cnnrnn.models.layers import RNN_TYPES, conv_block
@@ -394,34 +395,44 @@ def build_image_captioner(
         name=name,
     )
     locations = grid.shape[1] * grid.shape[2]
-    grid = keras.layers.Reshape((locations, grid.shape[-1]), name=f"{name}_grid")(grid)
-    features = keras.layers.Dense(
-        units, activation=activation, name=f"{name}_features"
-    )(grid)
-    keys = features
+    states = ("h", "c") if rnn_type == "lstm" else ("h",)
+    layers = {
+        "grid": keras.layers.Reshape((locations, grid.shape[-1]), name=f"{name}_grid"),
+        "features": keras.layers.Dense(
+            units, activation=activation, name=f"{name}_features"
+        ),
+        "mean_feature": keras.layers.GlobalAveragePooling1D(
+            name=f"{name}_mean_feature"
+        ),
+        **{
+            f"init_{state}": keras.layers.Dense(
+                units, activation="tanh", name=f"{name}_init_{state}"
+            )
+            for state in states
+        },
+        "embedding": CaptionEmbedding(
+            vocabulary=vocabulary,
+            max_length=max_length,
+            input_dim=vocab_size,
+            output_dim=embedding_dim,
+            name=f"{name}_embedding",
+        ),
+        "embedding_dropout": keras.layers.Dropout(
+            dropout, name=f"{name}_embedding_dropout"
+        ),
+        "decoder": AttentionDecoder(
+            rnn_type=rnn_type, units=units, attention=attention, name=f"{name}_decoder"
+        ),
+        "dropout": keras.layers.Dropout(dropout, name=f"{name}_dropout"),
+    }
     if attention == "bahdanau":
-        keys = keras.layers.Dense(units, name=f"{name}_attention_keys")(features)
-    mean = keras.layers.GlobalAveragePooling1D(name=f"{name}_mean_feature")(features)
-    initial_state = [
-        keras.layers.Dense(units, activation="tanh", name=f"{name}_init_{state}")(mean)
-        for state in (("h", "c") if rnn_type == "lstm" else ("h",))
-    ]
-    embedding = CaptionEmbedding(
-        vocabulary=vocabulary,
-        max_length=max_length,
-        input_dim=vocab_size,
-        output_dim=embedding_dim,
-        name=f"{name}_embedding",
+        layers["attention_keys"] = keras.layers.Dense(
+            units, name=f"{name}_attention_keys"
+        )
+    layers["logits"] = keras.layers.Dense(
+        layers["embedding"].input_dim, dtype="float32", name=f"{name}_logits"
     )
-    x = embedding(tokens)
-    x = keras.layers.Dropout(dropout, name=f"{name}_embedding_dropout")(x)
-    x, *_ = AttentionDecoder(
-        rnn_type=rnn_type, units=units, attention=attention, name=f"{name}_decoder"
-    )(x, features, keys, initial_state)
-    x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    logits = keras.layers.Dense(
-        embedding.input_dim, dtype="float32", name=f"{name}_logits"
-    )(x)
+    logits = _decode(layers, grid, tokens)
     model = keras.Model([images, tokens], logits, name=name)
     if compile:
         model.compile(
@@ -676,6 +687,70 @@ class CaptionDecoder:
         return images
 
 
+def feature_models(model, *, learning_rate=None):
+    """Splits an image captioner for training on precomputed encoder features.
+
+    With a frozen backbone encoder (`train_encoder=False`) the grid of
+    features of every image never changes, so it can be computed once
+    (`image_features`) and the decoder trained on it (`head`): no backbone
+    pass per epoch. `head` shares its weights with `model`: fitting it trains
+    `model`, which still takes raw pixels and is the model to save.
+
+    Args:
+        model: `keras.Model` made by `build_image_captioner` with a
+            `keras.applications` encoder and `train_encoder=False`.
+        learning_rate: float or None. Learning rate of `head`, positive, or
+            None for the one of `model`'s optimizer. Defaults to None.
+
+    Returns:
+        A tuple `(image_features, head)`: `image_features` maps images to
+        the encoder's grid `(batch, rows, columns, channels)`, for inference
+        only; `head` maps `(grid, tokens)` to next-token logits and is
+        compiled like `model` (see `cnnrnn.models.checks.compile_like`).
+
+    Raises:
+        ValueError: if `model` is not an image captioner with a frozen
+            backbone encoder.
+
+    Example:
+
+    >>> model = build_image_captioner(
+    ...     vocab_size=20, encoder="mobilenet_v1_0.25", train_encoder=False
+    ... )
+    >>> image_features, head = feature_models(model)
+    >>> image_features.output_shape
+    (None, 1, 1, 256)
+    """
+    _captioner_layers(model)
+    layers = {layer.name: layer for layer in model.layers}
+    backbone = layers.get(f"{model.name}_backbone")
+    if backbone is None or backbone.trainable_weights:
+        raise ValueError(
+            "Precomputing features needs an image captioner with a frozen "
+            "backbone encoder: build with encoder=<a keras.applications model> "
+            f"and train_encoder=False. Received: model={model.name!r}"
+        )
+    grid = layers[f"{model.name}_grid"].input
+    image_features = keras.Model(
+        model.inputs[0], grid, name=f"{model.name}_image_features"
+    )
+    prefix = f"{model.name}_"
+    roles = {
+        name.removeprefix(prefix): layer
+        for name, layer in layers.items()
+        if name.startswith(prefix)
+    }
+    grid_input = keras.Input(shape=grid.shape[1:], name="grid")
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    head = keras.Model(
+        [grid_input, tokens],
+        _decode(roles, grid_input, tokens),
+        name=f"{model.name}_head",
+    )
+    compile_like(head, model, learning_rate)
+    return image_features, head
+
+
 def check_caption_options(
     *, beam_width=1, temperature=0.0, top_k=None, top_p=None, length_penalty=1.0
 ):
@@ -731,6 +806,23 @@ def _beam_done(finished, alive_scores, beam_width, next_length, length_penalty):
 def _log_softmax(logits):
     shifted = logits - logits.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _decode(layers, grid, tokens):
+    """Wires the layers after the encoder: `(grid, tokens) -> logits`."""
+    features = layers["features"](layers["grid"](grid))
+    keys = features
+    if "attention_keys" in layers:
+        keys = layers["attention_keys"](features)
+    mean = layers["mean_feature"](features)
+    initial_state = [
+        layers[f"init_{state}"](mean)
+        for state in ("h", "c")
+        if f"init_{state}" in layers
+    ]
+    x = layers["embedding_dropout"](layers["embedding"](tokens))
+    x, *_ = layers["decoder"](x, features, keys, initial_state)
+    return layers["logits"](layers["dropout"](x))
 
 
 def _captioner_layers(model):

@@ -302,6 +302,72 @@ class AttentionPooling1D(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@keras.saving.register_keras_serializable(package="cnnrnn")
+class NgramBag(keras.layers.Layer):
+    """Mean of word and word-pair embeddings: a fastText-style bag of n-grams.
+
+    Takes `(batch, steps)` integer word ids padded with 0 (such as
+    `keras.layers.TextVectorization(output_mode="int")` writes). Every word
+    id has an embedding, and so has every pair of neighbouring words, hashed
+    into `num_buckets` rows (`(first * 10007 + second) % num_buckets`, in
+    int32 without overflow for `num_buckets` up to `2**16`). The
+    layer returns the mean of the embeddings of a text's words and word pairs,
+    ignoring the padding; a text with no words gives zeros. Word order beyond
+    neighbouring pairs is lost, which is what makes the bag robust on small
+    data sets: a linear layer on it is a bigram classifier.
+
+    Args:
+        vocabulary_size: int. Number of word ids, the padding id 0 included.
+        output_dim: int. Size of the embeddings and of the output.
+        num_buckets: int. Rows of the hashed word-pair embedding, at most
+            `2**16`. Defaults to `2**16`.
+        **kwargs: base layer keyword arguments, such as `name`.
+
+    Example:
+
+    >>> bag = NgramBag(vocabulary_size=10, output_dim=4)
+    >>> ids = keras.ops.convert_to_tensor([[2, 3, 0], [0, 0, 0]])
+    >>> keras.ops.shape(bag(ids))
+    (2, 4)
+    """
+
+    def __init__(self, vocabulary_size, output_dim, num_buckets=2**16, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.output_dim = output_dim
+        self.num_buckets = num_buckets
+        self.words = keras.layers.Embedding(vocabulary_size, output_dim, name="words")
+        self.pairs = keras.layers.Embedding(num_buckets, output_dim, name="pairs")
+
+    def build(self, input_shape):
+        self.words.build(input_shape)
+        self.pairs.build(input_shape)
+
+    def call(self, inputs):
+        ids = keras.ops.cast(inputs, "int32")
+        words = keras.ops.cast(keras.ops.not_equal(ids, 0), self.compute_dtype)
+        first, second = ids[:, :-1], ids[:, 1:]
+        buckets = self.num_buckets
+        pair_ids = ((first % buckets) * 10007 + second % buckets) % buckets
+        pairs = words[:, :-1] * words[:, 1:]
+        total = keras.ops.sum(
+            self.words(ids) * words[..., None], axis=1
+        ) + keras.ops.sum(self.pairs(pair_ids) * pairs[..., None], axis=1)
+        count = keras.ops.sum(words, axis=1) + keras.ops.sum(pairs, axis=1)
+        return total / keras.ops.maximum(count, 1.0)[:, None]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "output_dim": self.output_dim,
+            "num_buckets": self.num_buckets,
+        }
+
+
 def classifier_model(
     inputs,
     features,

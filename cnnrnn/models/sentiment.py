@@ -4,6 +4,7 @@ from collections import Counter
 
 import keras
 
+from cnnrnn.data.word_vectors import read_word_vectors
 from cnnrnn.errors import check_choice
 from cnnrnn.models.checks import (
     check_bool,
@@ -18,6 +19,7 @@ from cnnrnn.models.layers import (
     AttentionPooling1D,
     BoundSequenceLength,
     MaskedGlobalMaxPooling1D,
+    NgramBag,
     classifier_model,
 )
 
@@ -39,9 +41,11 @@ def build_sentiment_rnn(
     num_layers=1,
     units=64,
     embedding_dim=64,
+    embeddings=None,
     dropout=0.3,
     recurrent_dropout=0.0,
     pooling="attention",
+    ngram_dim=0,
     learning_rate=1e-3,
     optimizer="adam",
     weight_decay=0.0,
@@ -105,7 +109,18 @@ def build_sentiment_rnn(
         units: int. Units of every recurrent layer (per direction), at least
             1. Defaults to 64.
         embedding_dim: int. Size of the word embeddings, at least 1.
-            Defaults to 64.
+            Ignored with `embeddings`. Defaults to 64.
+        embeddings: str, path or None. A pretrained word vectors file (GloVe
+            or word2vec text format, see
+            `cnnrnn.data.word_vectors.read_word_vectors`) whose vectors start
+            the embeddings of the vocabulary's words (then trained further);
+            its vectors' size is the embedding size. Words not in the file
+            start from small random vectors (`embedding_coverage` counts
+            them). None: random embeddings. Defaults to None.
+        ngram_dim: int. Size of a bag-of-n-grams branch (`NgramBag`: the mean
+            of word and word-pair embeddings) whose features join the
+            recurrent ones before the classifier, or 0 for none. Defaults to
+            0.
         dropout: float. Input dropout of the recurrent layers and dropout
             rate before the classifier, in `[0, 1)`. Defaults to 0.3.
         recurrent_dropout: float. Dropout of the recurrent state, in
@@ -164,6 +179,7 @@ def build_sentiment_rnn(
         num_layers=num_layers,
         units=units,
         embedding_dim=embedding_dim,
+        ngram_dim=ngram_dim,
         dropout=dropout,
         recurrent_dropout=recurrent_dropout,
         pooling=pooling,
@@ -191,13 +207,19 @@ def build_sentiment_rnn(
             if vocabulary is None
             else len(vocabulary) + len(_RESERVED_TOKENS)
         )
-    x = BoundSequenceLength(max_length, name=f"{name}_length")(x)
-    x = keras.layers.Embedding(
+    ids = x = BoundSequenceLength(max_length, name=f"{name}_length")(x)
+    pretrained = embeddings and read_word_vectors(
+        embeddings, _words(vocabulary, vectorizer)
+    )
+    embedding = keras.layers.Embedding(
         vocabulary_size,
-        embedding_dim,
+        pretrained.matrix.shape[1] if pretrained else embedding_dim,
         mask_zero=True,
         name=f"{name}_embedding",
-    )(x)
+    )
+    x = embedding(x)
+    if pretrained:
+        embedding.embeddings.assign(pretrained.matrix)
     for i in range(1, num_layers + 1):
         rnn = RNN_LAYERS[rnn_type](
             units,
@@ -213,6 +235,9 @@ def build_sentiment_rnn(
         x = MaskedGlobalMaxPooling1D(name=f"{name}_pool")(x)
     elif pooling == "attention":
         x = AttentionPooling1D(units, name=f"{name}_pool")(x)
+    if ngram_dim:
+        bag = NgramBag(vocabulary_size, ngram_dim, name=f"{name}_ngrams")(ids)
+        x = keras.layers.Concatenate(name=f"{name}_features")([x, bag])
     return classifier_model(
         inputs,
         x,
@@ -224,6 +249,26 @@ def build_sentiment_rnn(
         compile=compile,
         name=name,
     )
+
+
+def embedding_coverage(*, embeddings=None, vocabulary=None, **_):
+    """How many of a sentiment model's words its `embeddings` file covers.
+
+    Takes the model's factory arguments (those of a run's configuration).
+
+    Returns:
+        `{"embeddings": summary}` (see `WordVectors.summary`), or `{}`
+        without an `embeddings` file.
+    """
+    if not embeddings or vocabulary is None:
+        return {}
+    return {"embeddings": read_word_vectors(embeddings, vocabulary).summary()}
+
+
+def _words(vocabulary, vectorizer):
+    if vocabulary is not None:
+        return list(vocabulary)
+    return [str(word) for word in vectorizer.get_vocabulary()[len(_RESERVED_TOKENS) :]]
 
 
 def split_vectorizer(model):
@@ -277,6 +322,7 @@ def _validate(
     num_layers,
     units,
     embedding_dim,
+    ngram_dim,
     dropout,
     recurrent_dropout,
     pooling,
@@ -302,6 +348,7 @@ def _validate(
     check_int("num_layers", num_layers)
     check_int("units", units)
     check_int("embedding_dim", embedding_dim)
+    check_int("ngram_dim", ngram_dim, minimum=0)
     check_fraction("dropout", dropout)
     check_fraction("recurrent_dropout", recurrent_dropout)
     check_positive("learning_rate", learning_rate)

@@ -10,8 +10,10 @@ from test_case import (
     tensorflow_only,
 )
 
+from cnnrnn.errors import DataError
 from cnnrnn.models import build_sentiment_rnn, split_vectorizer
-from cnnrnn.models.sentiment import POOLINGS, RNN_TYPES
+from cnnrnn.models.layers import NgramBag
+from cnnrnn.models.sentiment import POOLINGS, RNN_TYPES, embedding_coverage
 
 pytestmark = pytest.mark.backends
 
@@ -244,6 +246,74 @@ def test_saving_keeps_outputs(seed, tmp_path, text_input, pooling):
     run_saving_test(model, _inputs(text_input, *_order_dependent(8)[0]), tmp_path)
 
 
+def test_ngram_branch_ignores_padding_and_saves(seed, tmp_path, text_input):
+    model = _model(text_input, ngram_dim=4, compile=False, **SMALL)
+    assert model.get_layer("sentiment_rnn_ngrams").output.shape == (None, 4)
+    alone = keras.ops.convert_to_numpy(model(_inputs(text_input, SHORT)))
+    padded = keras.ops.convert_to_numpy(model(_inputs(text_input, SHORT, LONG)))
+    np.testing.assert_allclose(padded[:1], alone, atol=1e-5)
+    run_saving_test(model, _inputs(text_input, *_order_dependent(8)[0]), tmp_path)
+
+
+def test_ngram_bag_is_a_mean_of_word_and_word_pair_vectors(seed):
+    bag = NgramBag(vocabulary_size=8, output_dim=3, num_buckets=16)
+    ids = np.array([[2, 3, 0, 0], [3, 2, 0, 0], [0, 0, 0, 0]])
+    bags = keras.ops.convert_to_numpy(bag(ids))
+    words, pairs = (keras.ops.convert_to_numpy(w) for w in bag.weights)
+    pair = (2 * 10007 + 3) % 16
+    np.testing.assert_allclose(
+        bags[0], (words[2] + words[3] + pairs[pair]) / 3, rtol=1e-5
+    )
+    assert not np.allclose(bags[0], bags[1])  # the pair's order counts
+    np.testing.assert_array_equal(bags[2], 0)  # no words: zeros
+
+
+def _write_vectors(path, words, dim=6, header=False):
+    rng = np.random.default_rng(0)
+    vectors = {word: rng.normal(size=dim).round(3) for word in words}
+    lines = [f"{len(words)} {dim}"] if header else []
+    lines += [f"{word} {' '.join(map(str, v))}" for word, v in vectors.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return vectors
+
+
+@pytest.mark.parametrize("header", [False, True], ids=["glove", "word2vec"])
+def test_pretrained_word_vectors_start_the_embeddings(tmp_path, header):
+    path = tmp_path / "vectors.txt"
+    vectors = _write_vectors(path, ["Good", "bad", "movie", "unused"], header=header)
+    model = build_sentiment_rnn(raw_text=False, embeddings=str(path), **SMALL)
+    table = keras.ops.convert_to_numpy(
+        model.get_layer("sentiment_rnn_embedding").embeddings
+    )
+    assert table.shape == (len(VOCABULARY) + 2, 6)  # the file's size, not 8
+    for word in ("good", "bad", "movie"):  # "Good" is found lowercased
+        key = word if word in vectors else word.capitalize()
+        np.testing.assert_allclose(table[VOCABULARY.index(word) + 2], vectors[key])
+    coverage = embedding_coverage(embeddings=str(path), vocabulary=VOCABULARY)
+    assert coverage["embeddings"].startswith(
+        f"3 of {len(VOCABULARY)} words have a pretrained vector (dim 6); "
+        f"{len(VOCABULARY) - 3} missing, e.g. great, fine"
+    )
+    assert embedding_coverage(vocabulary=VOCABULARY) == {}
+
+
+def test_bad_word_vectors_files_are_refused(tmp_path):
+    with pytest.raises(DataError, match="not found: give model.embeddings"):
+        build_sentiment_rnn(embeddings=str(tmp_path / "missing.txt"), **SMALL)
+    ragged = tmp_path / "ragged.txt"
+    ragged.write_text("good 1 2 3\nbad 1 2\n")
+    with pytest.raises(DataError, match="line 2: 2 numbers after 'bad', 3 before"):
+        build_sentiment_rnn(embeddings=str(ragged), **SMALL)
+    words = tmp_path / "words.txt"
+    words.write_text("good one two\n")
+    with pytest.raises(DataError, match="line 1: the vector of 'good' is not numbers"):
+        build_sentiment_rnn(embeddings=str(words), **SMALL)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    with pytest.raises(DataError, match="holds no vectors"):
+        build_sentiment_rnn(embeddings=str(empty), **SMALL)
+
+
 def test_default_optimizer_is_adam_without_weight_decay():
     model = build_sentiment_rnn(raw_text=False, **SMALL)
     assert_optimizer_kind(model.optimizer, keras.optimizers.Adam)
@@ -331,6 +401,8 @@ def test_mixed_precision_trains(seed, mixed_precision, text_input):
         {"units": 0},
         {"units": True},
         {"embedding_dim": 0},
+        {"ngram_dim": -1},
+        {"ngram_dim": 1.5},
         {"dropout": 1.0},
         {"dropout": -0.1},
         {"recurrent_dropout": 1.0},
