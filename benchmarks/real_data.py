@@ -19,17 +19,29 @@ files:
   frozen on 128x128 frames (features precomputed); baseline: logistic
   regression on frame-difference statistics (how much and where the pixels
   change from one frame to the next).
+- image-captioner on `captions/flickr8k` (804 photos, 5 captions each):
+  cnnrnn's split by photo, with the defaults and with the shared MobileNet
+  frozen on 224x224 photos (grid features computed once); baseline: the one
+  caption that scores best on the validation photos, given for every
+  held-out photo. Metric: corpus BLEU-4 of beam-search captions.
+- char-generator on `text/tinyshakespeare.txt`: the defaults trained for
+  `CHAR_MINUTES` minutes on the first 90% of the characters, scored in nats
+  per character on the last 10%; baseline: an interpolated Kneser-Ney
+  character 5-gram model on the same split.
 
-Writes JSON and a markdown table (accuracy, wall time of training on this
-machine, the baseline). Skips an application whose shared data is absent.
+Writes JSON and a markdown table (accuracy, BLEU-4 or nats per character,
+wall time of training on this machine, the baseline); applications not run
+keep their last figures. Skips an application whose shared data is absent.
 
 Usage:
-    python benchmarks/real_data.py [--apps plant,sentiment,video] [--seeds 1]
-        [--output benchmarks/results/real_data.json]
+    python benchmarks/real_data.py [--apps plant,sentiment,video,captions,char]
+        [--seeds 1] [--output benchmarks/results/real_data.json]
 """
 
 import argparse
+import collections
 import json
+import math
 import os
 import pathlib
 import platform
@@ -53,6 +65,9 @@ REVIEWS = {
 }
 FIGHT = SHARED / "video" / "fight"
 FLICKR = SHARED / "captions" / "flickr8k" / "captions.csv"
+SHAKESPEARE = SHARED / "text" / "tinyshakespeare.txt"
+# The char-generator's training time on real data, in minutes.
+CHAR_MINUTES = 15
 MOBILENET = SHARED / "weights" / "mobilenet_2_5_224_tf_no_top.h5"
 
 
@@ -284,6 +299,28 @@ def motion_baseline(config):
     return float(baseline.score(motion_features(test_frames, test_masks), test_y))
 
 
+def decoding_speed(num_frames, frame_size):
+    """Clips and frames per second of reading the fight clips (decoding, even
+    frame sampling, resizing; no cache), one pass over every split."""
+    from cnnrnn.data.video import load_video_folder
+
+    started = time.perf_counter()
+    splits = load_video_folder(
+        FIGHT, num_frames=num_frames, frame_size=frame_size, cache=False
+    )
+    clips = sum(
+        len(labels)
+        for split in (splits.train, splits.validation, splits.test)
+        for _, labels in split.as_numpy_iterator()
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "clips": clips,
+        "clips_per_second": round(clips / seconds, 1),
+        "frames_per_second": round(clips * num_frames / seconds, 1),
+    }
+
+
 def video(tmp, seeds):
     variants = {"defaults": {"data": {"source": str(FIGHT)}}}
     if MOBILENET.is_file():
@@ -300,6 +337,9 @@ def video(tmp, seeds):
     rows["baseline: frame-difference statistics, logistic regression"] = {
         "accuracy": motion_baseline(config)
     }
+    rows["defaults"]["decoding"] = decoding_speed(
+        config["data"]["num_frames"], config["data"]["frame_size"]
+    )
     return rows
 
 
@@ -338,6 +378,70 @@ def captions(tmp, seeds):
     return rows
 
 
+def kneser_ney_nats(train, test, order=5, discount=0.75):
+    """Nats per character of an interpolated Kneser-Ney character n-gram model.
+
+    Counts every n-gram of `train` up to `order` characters; lower orders use
+    continuation counts (how many different characters precede them). Each
+    character of `test` is predicted from the `order - 1` before it, backing
+    off through the shorter histories down to a uniform distribution.
+    """
+    counts = [collections.Counter() for _ in range(order)]
+    for n in range(order):  # n: the length of the history
+        counts[n].update(train[i - n : i + 1] for i in range(n, len(train)))
+    for n in range(order - 1):
+        continuation = collections.Counter(gram[1:] for gram in counts[n + 1])
+        counts[n] = continuation
+    totals = [collections.Counter() for _ in range(order)]
+    kinds = [collections.Counter() for _ in range(order)]
+    for n in range(order):
+        for gram, count in counts[n].items():
+            totals[n][gram[:-1]] += count
+            kinds[n][gram[:-1]] += 1
+    uniform = 1.0 / (len(set(train)) + 1)
+    nats = 0.0
+    for i, char in enumerate(test):
+        probability = uniform
+        for n in range(min(order, i + 1)):
+            history = test[i - n : i]
+            total = totals[n][history]
+            if not total:
+                break
+            probability = (
+                max(counts[n][history + char] - discount, 0)
+                + discount * kinds[n][history] * probability
+            ) / total
+        nats -= math.log(probability)
+    return nats / len(test)
+
+
+def char(tmp, seeds):
+    """The char-generator's defaults for CHAR_MINUTES minutes on the first
+    90% of tinyshakespeare, scored on the last 10%, against a 5-gram model."""
+    text = SHAKESPEARE.read_text(encoding="utf-8")
+    data = {"source": str(SHAKESPEARE)}
+    runs = [
+        train_and_test(
+            "char-generator",
+            tmp / f"char-{seed}",
+            data=data,
+            seed=seed,
+            training={"max_minutes": CHAR_MINUTES},
+        )
+        for seed in seeds
+    ]
+    for run in runs:
+        run["test"]["nats_per_char"] = run["test"]["loss"]
+    validation_split = runs[-1]["config"]["data"]["validation_split"]
+    cut = len(text) - round(len(text) * validation_split)
+    return {
+        f"defaults, {CHAR_MINUTES} minutes of training": summary(runs, "nats_per_char"),
+        "baseline: interpolated Kneser-Ney character 5-gram": {
+            "nats_per_char": kneser_ney_nats(text[:cut], text[cut:])
+        },
+    }
+
+
 def summary(runs, metric):
     values = [run["test"][metric] for run in runs]
     return {
@@ -368,6 +472,7 @@ BENCHMARKS = {
     "sentiment": (sentiment, REVIEWS["amazon"]),
     "video": (video, FIGHT),
     "captions": (captions, FLICKR),
+    "char": (char, SHAKESPEARE),
 }
 
 
@@ -408,11 +513,13 @@ def main():
     )
     args = parser.parse_args()
     seeds = range(1, args.seeds + 1)
+    # Applications not run this time keep their figures from the last run.
+    earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
     result = {
         "benchmark": "real_data",
         "cpus": os.cpu_count(),
         "machine": cpu_name(),
-        "applications": {},
+        "applications": earlier.get("applications", {}),
     }
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)

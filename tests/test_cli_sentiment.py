@@ -83,3 +83,22 @@ def test_trains_on_a_real_tab_separated_file_without_header(tmp_path, capsys):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["data_info"]["class_names"] == ["0", "1"]
     assert sum(config["data_info"]["num_examples"].values()) == 1000
+
+
+def test_pretrained_word_vectors_are_reported(tmp_path, capsys):
+    source = tmp_path / "reviews.tsv"
+    rows = ["a great phone\t1", "an awful phone\t0"] * 10
+    source.write_text("\n".join(rows) + "\n")
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("great 0.5 0.1 0.2\nawful -0.5 0.3 0.1\nunused 1 1 1\n")
+    run_dir = tmp_path / "run"
+    code, out, err = run_cli(
+        capsys, "train", "sentiment-rnn", "--data", str(source), "--output",
+        str(run_dir), "--set", f"model.embeddings={json.dumps(str(vectors))}",
+        "--set", "model.units=4", "--epochs", "1",
+    )  # fmt: skip
+    assert code == 0, err
+    found = "2 of 5 words have a pretrained vector (dim 3); 3 missing"
+    assert f"model: embeddings: {found}" in " ".join(out.split())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model_info"]["embeddings"].startswith(found)

@@ -303,6 +303,61 @@ class AttentionPooling1D(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="cnnrnn")
+class WordDropout(keras.layers.Layer):
+    """Replaces random words by the out-of-vocabulary id while training.
+
+    Takes `(batch, steps)` integer word ids padded with 0. In training, each
+    word (an id above `unknown_id`) becomes `unknown_id` with probability
+    `rate`; in inference the ids pass unchanged. A vocabulary learned from
+    the training texts holds every training word, so without this the model
+    never sees the out-of-vocabulary id before a new text brings one: it
+    learns what an unknown word means, and to lean on no single word.
+
+    Args:
+        rate: float. Probability that a word is replaced, in `[0, 1)`.
+        unknown_id: int. The out-of-vocabulary id. Defaults to 1, that of
+            `TextVectorization`.
+        seed: int or None. Seed of the random replacements. Defaults to None.
+        **kwargs: base layer keyword arguments, such as `name`.
+
+    Example:
+
+    >>> ids = keras.ops.convert_to_tensor([[5, 6, 7, 0]])
+    >>> keras.ops.convert_to_numpy(WordDropout(0.5)(ids))  # inference: unchanged
+    array([[5, 6, 7, 0]], dtype=int32)
+    """
+
+    def __init__(self, rate, unknown_id=1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.unknown_id = unknown_id
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or not self.rate:
+            return inputs
+        draw = keras.random.uniform(keras.ops.shape(inputs), seed=self.seed_generator)
+        dropped = keras.ops.logical_and(
+            keras.ops.greater(inputs, self.unknown_id), draw < self.rate
+        )
+        return keras.ops.where(
+            dropped, keras.ops.cast(self.unknown_id, inputs.dtype), inputs
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "unknown_id": self.unknown_id,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="cnnrnn")
 class NgramBag(keras.layers.Layer):
     """Mean of word and word-pair embeddings: a fastText-style bag of n-grams.
 

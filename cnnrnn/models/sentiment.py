@@ -20,6 +20,7 @@ from cnnrnn.models.layers import (
     BoundSequenceLength,
     MaskedGlobalMaxPooling1D,
     NgramBag,
+    WordDropout,
     classifier_model,
 )
 
@@ -46,6 +47,7 @@ def build_sentiment_rnn(
     recurrent_dropout=0.0,
     pooling="attention",
     ngram_dim=0,
+    word_dropout=0.0,
     learning_rate=1e-3,
     optimizer="adam",
     weight_decay=0.0,
@@ -121,6 +123,10 @@ def build_sentiment_rnn(
             of word and word-pair embeddings) whose features join the
             recurrent ones before the classifier, or 0 for none. Defaults to
             0.
+        word_dropout: float. Probability that a training word is read as
+            the out-of-vocabulary word (`WordDropout`), in `[0, 1)`: the
+            model learns what to make of words it has not seen, which texts
+            of another domain are full of. Defaults to 0.0.
         dropout: float. Input dropout of the recurrent layers and dropout
             rate before the classifier, in `[0, 1)`. Defaults to 0.3.
         recurrent_dropout: float. Dropout of the recurrent state, in
@@ -180,6 +186,7 @@ def build_sentiment_rnn(
         units=units,
         embedding_dim=embedding_dim,
         ngram_dim=ngram_dim,
+        word_dropout=word_dropout,
         dropout=dropout,
         recurrent_dropout=recurrent_dropout,
         pooling=pooling,
@@ -207,7 +214,10 @@ def build_sentiment_rnn(
             if vocabulary is None
             else len(vocabulary) + len(_RESERVED_TOKENS)
         )
-    ids = x = BoundSequenceLength(max_length, name=f"{name}_length")(x)
+    x = BoundSequenceLength(max_length, name=f"{name}_length")(x)
+    if word_dropout:
+        x = WordDropout(word_dropout, name=f"{name}_word_dropout")(x)
+    ids = x
     pretrained = embeddings and read_word_vectors(
         embeddings, _words(vocabulary, vectorizer)
     )
@@ -323,6 +333,7 @@ def _validate(
     units,
     embedding_dim,
     ngram_dim,
+    word_dropout,
     dropout,
     recurrent_dropout,
     pooling,
@@ -349,6 +360,7 @@ def _validate(
     check_int("units", units)
     check_int("embedding_dim", embedding_dim)
     check_int("ngram_dim", ngram_dim, minimum=0)
+    check_fraction("word_dropout", word_dropout)
     check_fraction("dropout", dropout)
     check_fraction("recurrent_dropout", recurrent_dropout)
     check_positive("learning_rate", learning_rate)

@@ -23,6 +23,34 @@ from cnnrnn.models.layers import RNN_LAYERS, RNN_TYPES, conv_block
 
 
 @keras.saving.register_keras_serializable(package="cnnrnn")
+class FrameDifferences(keras.layers.Layer):
+    """Adds to every frame its change since the previous frame.
+
+    Takes clips `(batch, frames, height, width, channels)` and returns
+    `(batch, frames, height, width, 2 * channels)`: each frame, then the frame
+    minus the one before it (zeros for the first frame). What moves between
+    frames stands out in the second half whatever the scene looks like, so a
+    small frame encoder sees motion directly.
+
+    Args:
+        **kwargs: base layer keyword arguments, such as `name`.
+
+    Example:
+
+    >>> clips = keras.ops.ones((2, 4, 8, 8, 3))
+    >>> keras.ops.shape(FrameDifferences()(clips))
+    (2, 4, 8, 8, 6)
+    """
+
+    def call(self, frames):
+        previous = keras.ops.concatenate([frames[:, :1], frames[:, :-1]], axis=1)
+        return keras.ops.concatenate([frames, frames - previous], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 * input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="cnnrnn")
 class FrameDistributed(keras.layers.TimeDistributed):
     """Applies a layer to every frame of a clip in one call.
 
@@ -68,6 +96,7 @@ def build_video_classifier(
     frame_encoder="small_cnn",
     weights=None,
     train_encoder=True,
+    frame_differences=False,
     encoder_depth=3,
     encoder_filters=16,
     encoder_units=128,
@@ -135,6 +164,10 @@ def build_video_classifier(
             to False with pretrained weights to train only the recurrent
             head (and to precompute the frame features with
             `feature_models`). Defaults to True.
+        frame_differences: bool. Whether the frame encoder also sees each
+            frame's change since the previous one (`FrameDifferences`:
+            6 channels in), so that it sees motion itself; `"small_cnn"`
+            only. Defaults to False.
         encoder_depth: int. Number of convolution blocks of `"small_cnn"`,
             at least 1. Ignored with a backbone. Defaults to 3.
         encoder_filters: int. Filters of the first block of `"small_cnn"`,
@@ -189,6 +222,7 @@ def build_video_classifier(
         "frame_encoder": frame_encoder,
         "weights": weights,
         "train_encoder": train_encoder,
+        "frame_differences": frame_differences,
         "encoder_depth": encoder_depth,
         "encoder_filters": encoder_filters,
         "encoder_units": encoder_units,
@@ -230,6 +264,7 @@ def build_frame_average_classifier(
     frame_encoder="small_cnn",
     weights=None,
     train_encoder=True,
+    frame_differences=False,
     encoder_depth=3,
     encoder_filters=16,
     encoder_units=128,
@@ -264,6 +299,8 @@ def build_frame_average_classifier(
             a `keras.applications` `frame_encoder`. Defaults to None.
         train_encoder: bool. Whether the frame encoder is trainable.
             Defaults to True.
+        frame_differences: bool. As in `build_video_classifier`. Defaults to
+            False.
         encoder_depth: int. Number of convolution blocks of `"small_cnn"`,
             at least 1. Defaults to 3.
         encoder_filters: int. Filters of the first block of `"small_cnn"`,
@@ -311,6 +348,7 @@ def build_frame_average_classifier(
         "frame_encoder": frame_encoder,
         "weights": weights,
         "train_encoder": train_encoder,
+        "frame_differences": frame_differences,
         "encoder_depth": encoder_depth,
         "encoder_filters": encoder_filters,
         "encoder_units": encoder_units,
@@ -417,6 +455,7 @@ def _build(
     frame_encoder,
     weights,
     train_encoder,
+    frame_differences,
     encoder_depth,
     encoder_filters,
     encoder_units,
@@ -431,7 +470,7 @@ def _build(
     """Frame encoder, `FrameDistributed`, then `sequence_layers` in the head."""
     frame_shape = tuple(frame_shape)
     encoder = _frame_encoder(
-        frame_shape=frame_shape,
+        frame_shape=(*frame_shape[:2], frame_shape[2] * (1 + frame_differences)),
         frame_encoder=frame_encoder,
         weights=weights,
         train_encoder=train_encoder,
@@ -456,7 +495,10 @@ def _build(
 
     frames = keras.Input(shape=(num_frames, *frame_shape), name="frames")
     mask = keras.Input(shape=(num_frames,), dtype="bool", name="mask")
-    features = FrameDistributed(encoder, name=f"{name}_frames_encoded")(frames)
+    x = frames
+    if frame_differences:
+        x = FrameDifferences(name=f"{name}_frame_differences")(frames)
+    features = FrameDistributed(encoder, name=f"{name}_frames_encoded")(x)
     outputs = head({"features": features, "mask": mask})
     model = keras.Model({"frames": frames, "mask": mask}, outputs, name=name)
     if compile:
@@ -517,6 +559,7 @@ def _validate_encoder(
     frame_encoder,
     weights,
     train_encoder,
+    frame_differences,
     encoder_depth,
     encoder_filters,
     encoder_units,
@@ -531,6 +574,13 @@ def _validate_encoder(
     check_int("num_classes", num_classes, minimum=2)
     check_image_encoder("frame_encoder", frame_encoder, weights=weights)
     check_bool("train_encoder", train_encoder)
+    check_bool("frame_differences", frame_differences)
+    if frame_differences and frame_encoder != "small_cnn":
+        raise ValueError(
+            "frame_differences needs frame_encoder='small_cnn' (a pretrained "
+            "backbone takes 3 channels). Received: "
+            f"frame_encoder={frame_encoder!r}"
+        )
     check_int("encoder_depth", encoder_depth)
     check_int("encoder_filters", encoder_filters)
     check_int("encoder_units", encoder_units)

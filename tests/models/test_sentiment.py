@@ -12,7 +12,7 @@ from test_case import (
 
 from cnnrnn.errors import DataError
 from cnnrnn.models import build_sentiment_rnn, split_vectorizer
-from cnnrnn.models.layers import NgramBag
+from cnnrnn.models.layers import NgramBag, WordDropout
 from cnnrnn.models.sentiment import POOLINGS, RNN_TYPES, embedding_coverage
 
 pytestmark = pytest.mark.backends
@@ -268,6 +268,22 @@ def test_ngram_bag_is_a_mean_of_word_and_word_pair_vectors(seed):
     np.testing.assert_array_equal(bags[2], 0)  # no words: zeros
 
 
+def test_word_dropout_reads_training_words_as_unknown(seed):
+    layer = WordDropout(0.5, seed=1)
+    ids = np.array([[5, 6, 7, 8, 9, 10, 11, 12, 0, 0]] * 50)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(ids)), ids)
+    dropped = keras.ops.convert_to_numpy(layer(ids, training=True))
+    words = ids > 0
+    assert np.all(dropped[~words] == 0)  # padding stays padding
+    assert np.all((dropped[words] == ids[words]) | (dropped[words] == 1))
+    assert 0.4 < np.mean(dropped[words] == 1) < 0.6
+    model = _model("ids", word_dropout=0.3, **SMALL)
+    texts = _ids(*_order_dependent(8)[0])
+    np.testing.assert_allclose(  # inference: no words dropped
+        model.predict(texts, verbose=0), model.predict(texts, verbose=0)
+    )
+
+
 def _write_vectors(path, words, dim=6, header=False):
     rng = np.random.default_rng(0)
     vectors = {word: rng.normal(size=dim).round(3) for word in words}
@@ -402,6 +418,7 @@ def test_mixed_precision_trains(seed, mixed_precision, text_input):
         {"units": True},
         {"embedding_dim": 0},
         {"ngram_dim": -1},
+        {"word_dropout": 1.0},
         {"ngram_dim": 1.5},
         {"dropout": 1.0},
         {"dropout": -0.1},

@@ -11,6 +11,7 @@ from test_case import (
 
 from cnnrnn.models import build_video_classifier
 from cnnrnn.models.video_classifier import (
+    FrameDifferences,
     build_frame_average_classifier,
     feature_models,
 )
@@ -119,7 +120,7 @@ def test_layer_names_are_stable():
 
 def test_defaults_are_relu_and_adam_without_weight_decay():
     model = build_video_classifier(num_classes=3, **SMALL)
-    encoder = model.get_layer("video_classifier_frames_encoded").layer
+    encoder = model.get_layer(f"{model.name}_frames_encoded").layer
     assert [layer.name for layer in encoder.layers if "_relu" in layer.name] == [
         f"video_classifier_block{block}_relu{i}" for block in (1, 2) for i in (1, 2)
     ]
@@ -346,6 +347,35 @@ def test_learns_motion_that_the_frame_average_cannot(seed):
     assert logs["accuracy"] < 0.75, logs
 
 
+def test_frame_differences_are_each_frame_minus_the_one_before():
+    clips = np.arange(2 * 3 * 2 * 2 * 3, dtype="float32").reshape(2, 3, 2, 2, 3)
+    out = keras.ops.convert_to_numpy(FrameDifferences()(clips))
+    np.testing.assert_array_equal(out[..., :3], clips)
+    np.testing.assert_array_equal(out[:, 0, ..., 3:], 0)
+    np.testing.assert_array_equal(out[:, 1:, ..., 3:], clips[:, 1:] - clips[:, :-1])
+
+
+@pytest.mark.parametrize(
+    "builder", [build_video_classifier, build_frame_average_classifier]
+)
+def test_frame_differences_model_saves_and_precomputes(seed, tmp_path, builder):
+    model = builder(num_classes=3, frame_differences=True, **SMALL)
+    encoder = model.get_layer(f"{model.name}_frames_encoded").layer
+    assert encoder.input_shape == (None, 16, 16, 6)
+    clips = _clips(4, lengths=[4, 3, 1, 2])
+    run_saving_test(model, clips, tmp_path)
+    frozen = builder(
+        num_classes=3, frame_differences=True, train_encoder=False, **SMALL
+    )
+    frame_features, head = feature_models(frozen)
+    features = frame_features.predict_on_batch(clips["frames"])
+    np.testing.assert_allclose(
+        head.predict_on_batch({"features": features, "mask": clips["mask"]}),
+        frozen.predict_on_batch(clips),
+        atol=1e-6,
+    )
+
+
 def test_keras_applications_encoder(seed):
     model = build_video_classifier(
         num_frames=4,
@@ -389,6 +419,8 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
         {"frame_encoder": "mobilenet_v3_large", "weights": "places365"},
         {"weights": "imagenet"},
         {"train_encoder": "yes"},
+        {"frame_differences": "yes"},
+        {"frame_differences": True, "frame_encoder": "mobilenet_v2"},
         {"encoder_depth": 0},
         {"encoder_filters": 0},
         {"encoder_units": 0},
