@@ -19,7 +19,12 @@ from cnnrnn.models.checks import (
     compile_classifier,
     compile_like,
 )
-from cnnrnn.models.layers import RNN_LAYERS, RNN_TYPES, conv_block
+from cnnrnn.models.layers import (
+    RNN_LAYERS,
+    RNN_TYPES,
+    ImageAugmentation,
+    conv_block,
+)
 
 
 @keras.saving.register_keras_serializable(package="cnnrnn")
@@ -48,6 +53,48 @@ class FrameDifferences(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 2 * input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="cnnrnn")
+class ClipAugmentation(ImageAugmentation):
+    """`ImageAugmentation` of whole clips: one random transform per clip.
+
+    Every frame of a clip gets the same flip, rotation, zoom and contrast
+    change (the frames are stacked along the channels for it), so motion
+    stays motion. Active only in training. Takes and returns clips
+    `(batch, frames, height, width, channels)`.
+
+    Args:
+        **kwargs: `ImageAugmentation` arguments; the flip defaults to
+            `"horizontal"` (the world is rarely upside down).
+
+    Example:
+
+    >>> augment = ClipAugmentation()
+    >>> keras.ops.shape(augment(keras.ops.ones((2, 4, 8, 8, 3)), training=True))
+    (2, 4, 8, 8, 3)
+    """
+
+    def __init__(self, flip="horizontal", **kwargs):
+        super().__init__(flip=flip, **kwargs)
+
+    def build(self, input_shape):
+        batch, frames, height, width, channels = input_shape
+        super().build((batch, height, width, frames * channels))
+
+    def call(self, inputs, training=False):
+        if not training:
+            return inputs
+        _, frames, height, width, channels = keras.ops.shape(inputs)
+        stacked = keras.ops.reshape(
+            keras.ops.transpose(inputs, (0, 2, 3, 1, 4)),
+            (-1, height, width, frames * channels),
+        )
+        stacked = super().call(stacked, training=True)
+        return keras.ops.transpose(
+            keras.ops.reshape(stacked, (-1, height, width, frames, channels)),
+            (0, 3, 1, 2, 4),
+        )
 
 
 @keras.saving.register_keras_serializable(package="cnnrnn")
@@ -97,6 +144,7 @@ def build_video_classifier(
     weights=None,
     train_encoder=True,
     frame_differences=False,
+    augment=False,
     encoder_depth=3,
     encoder_filters=16,
     encoder_units=128,
@@ -168,6 +216,10 @@ def build_video_classifier(
             frame's change since the previous one (`FrameDifferences`:
             6 channels in), so that it sees motion itself; `"small_cnn"`
             only. Defaults to False.
+        augment: bool. Whether training clips get a random flip, rotation,
+            zoom and contrast change, the same for all frames of a clip
+            (`ClipAugmentation`); no effect on precomputed features.
+            Defaults to False.
         encoder_depth: int. Number of convolution blocks of `"small_cnn"`,
             at least 1. Ignored with a backbone. Defaults to 3.
         encoder_filters: int. Filters of the first block of `"small_cnn"`,
@@ -223,6 +275,7 @@ def build_video_classifier(
         "weights": weights,
         "train_encoder": train_encoder,
         "frame_differences": frame_differences,
+        "augment": augment,
         "encoder_depth": encoder_depth,
         "encoder_filters": encoder_filters,
         "encoder_units": encoder_units,
@@ -265,6 +318,7 @@ def build_frame_average_classifier(
     weights=None,
     train_encoder=True,
     frame_differences=False,
+    augment=False,
     encoder_depth=3,
     encoder_filters=16,
     encoder_units=128,
@@ -301,6 +355,7 @@ def build_frame_average_classifier(
             Defaults to True.
         frame_differences: bool. As in `build_video_classifier`. Defaults to
             False.
+        augment: bool. As in `build_video_classifier`. Defaults to False.
         encoder_depth: int. Number of convolution blocks of `"small_cnn"`,
             at least 1. Defaults to 3.
         encoder_filters: int. Filters of the first block of `"small_cnn"`,
@@ -349,6 +404,7 @@ def build_frame_average_classifier(
         "weights": weights,
         "train_encoder": train_encoder,
         "frame_differences": frame_differences,
+        "augment": augment,
         "encoder_depth": encoder_depth,
         "encoder_filters": encoder_filters,
         "encoder_units": encoder_units,
@@ -456,6 +512,7 @@ def _build(
     weights,
     train_encoder,
     frame_differences,
+    augment,
     encoder_depth,
     encoder_filters,
     encoder_units,
@@ -496,8 +553,10 @@ def _build(
     frames = keras.Input(shape=(num_frames, *frame_shape), name="frames")
     mask = keras.Input(shape=(num_frames,), dtype="bool", name="mask")
     x = frames
+    if augment:
+        x = ClipAugmentation(name=f"{name}_augmentation")(x)
     if frame_differences:
-        x = FrameDifferences(name=f"{name}_frame_differences")(frames)
+        x = FrameDifferences(name=f"{name}_frame_differences")(x)
     features = FrameDistributed(encoder, name=f"{name}_frames_encoded")(x)
     outputs = head({"features": features, "mask": mask})
     model = keras.Model({"frames": frames, "mask": mask}, outputs, name=name)
@@ -560,6 +619,7 @@ def _validate_encoder(
     weights,
     train_encoder,
     frame_differences,
+    augment,
     encoder_depth,
     encoder_filters,
     encoder_units,
@@ -575,6 +635,7 @@ def _validate_encoder(
     check_image_encoder("frame_encoder", frame_encoder, weights=weights)
     check_bool("train_encoder", train_encoder)
     check_bool("frame_differences", frame_differences)
+    check_bool("augment", augment)
     if frame_differences and frame_encoder != "small_cnn":
         raise ValueError(
             "frame_differences needs frame_encoder='small_cnn' (a pretrained "

@@ -11,6 +11,7 @@ from test_case import (
 
 from cnnrnn.models import build_video_classifier
 from cnnrnn.models.video_classifier import (
+    ClipAugmentation,
     FrameDifferences,
     build_frame_average_classifier,
     feature_models,
@@ -376,6 +377,28 @@ def test_frame_differences_model_saves_and_precomputes(seed, tmp_path, builder):
     )
 
 
+def test_clip_augmentation_transforms_every_frame_of_a_clip_alike(seed):
+    augment = ClipAugmentation(rotation=0.0, zoom=0.0, contrast=0.0, seed=3)
+    clips = np.random.default_rng(0).uniform(0, 255, (16, 3, 6, 6, 3))
+    clips = clips.astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(augment(clips)), clips)
+    out = keras.ops.convert_to_numpy(augment(clips, training=True))
+    pairs = list(zip(out, clips, strict=True))
+    flipped = [np.allclose(o, c[:, :, ::-1], atol=1e-3) for o, c in pairs]
+    kept = [np.allclose(o, c, atol=1e-3) for o, c in pairs]
+    assert all(f != k for f, k in zip(flipped, kept, strict=True))  # whole clips
+    assert 0 < sum(flipped) < len(clips)
+
+
+def test_augmented_frame_differences_model_trains_and_saves(seed, tmp_path):
+    model = build_video_classifier(
+        num_classes=3, augment=True, frame_differences=True, **SMALL
+    )
+    clips = _clips(4)
+    model.fit(clips, LABELS, epochs=1, verbose=0)
+    run_saving_test(model, clips, tmp_path)
+
+
 def test_keras_applications_encoder(seed):
     model = build_video_classifier(
         num_frames=4,
@@ -420,6 +443,7 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
         {"weights": "imagenet"},
         {"train_encoder": "yes"},
         {"frame_differences": "yes"},
+        {"augment": 1},
         {"frame_differences": True, "frame_encoder": "mobilenet_v2"},
         {"encoder_depth": 0},
         {"encoder_filters": 0},
