@@ -146,20 +146,26 @@ def test_evaluate_on_other_captioned_images(caption_run, demo, tmp_path, capsys)
     assert {"loss", "token_accuracy", "bleu_4", "greedy_bleu_4"} <= set(metrics)
 
 
+def train_frozen_encoder(demo, run_dir, capsys, *options):
+    """Trains a captioner on MobileNet v1 0.25 (random weights), frozen."""
+    return run_cli(
+        capsys, "train", "image-captioner", "--data", str(demo), "--output",
+        str(run_dir), "--set", "model.encoder=mobilenet_v1_0.25",
+        "--set", "model.train_encoder=false", *options,
+    )  # fmt: skip
+
+
 # The saved model's own optimizer never ran (the head's did); loading warns.
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_frozen_backbone_encoder_trains_on_features_once(demo, tmp_path, capsys):
     run_dir = tmp_path / "frozen"
-    argv = ["train", "image-captioner", "--data", str(demo), "--output", str(run_dir)]
-    argv += [
+    code, out, _ = train_frozen_encoder(
+        demo, run_dir, capsys,
         *FAST[:4],
-        "--set", "model.encoder=mobilenet_v1_0.25",
-        "--set", "model.train_encoder=false",
         "--set", "training.precompute_features=true",
         "--set", 'data.image_size="auto"',
         "--epochs", "2",
-    ]  # fmt: skip
-    code, out, _ = run_cli(capsys, *argv)
+    )  # fmt: skip
     assert code == 0
     assert "Computed the encoder's features once" in out
     assert "chosen from the data: data.image_size = [32, 32]" in out
@@ -172,13 +178,8 @@ def test_frozen_backbone_encoder_trains_on_features_once(demo, tmp_path, capsys)
 
 def test_frozen_backbone_encoder_then_fine_tuning(demo, tmp_path, capsys):
     run_dir = tmp_path / "fine-tuned"
-    argv = ["train", "image-captioner", "--data", str(demo), "--output", str(run_dir)]
-    argv += [
-        *FAST,
-        "--set", "model.encoder=mobilenet_v1_0.25",
-        "--set", "model.train_encoder=false",
-        "--set", "training.fine_tune_epochs=1",
-    ]  # fmt: skip
-    code, out, _ = run_cli(capsys, *argv)
+    code, out, _ = train_frozen_encoder(
+        demo, run_dir, capsys, *FAST, "--set", "training.fine_tune_epochs=1"
+    )
     assert code == 0 and "no backbone to fine-tune" not in out
     assert runs.read_json(run_dir / runs.METRICS_FILE)["epochs"] == 2

@@ -45,13 +45,18 @@ APP = App(
             "standardize": STANDARDIZE,
             "bucketing": True,
         },
+        # The shared review sentences, mean test accuracy of seeds 1/2/3 (in
+        # domain; amazon -> imdb; imdb -> amazon): 0.800/0.656/0.720 without
+        # word dropout, 0.809/0.661/0.736 at 0.2, 0.804/0.668/0.733 at 0.3
+        # (TF-IDF + logistic regression: 0.807/0.663/0.741).
+        "model": {"word_dropout": 0.2},
         "training": {"epochs": 30, "early_stopping_patience": 5},
     },
     # A faster rate, 8 epochs: 9.8-10.0 s of training on 2 cores with AVX-512
     # (seeds 1/2/3), validation and test accuracy 1.0 from epoch 5-7 on
     # (30 epochs at 1e-3: 29 s).
     demo={
-        "model": {"learning_rate": 3e-3},
+        "model": {"learning_rate": 3e-3, "word_dropout": 0.0},
         "training": {"epochs": 8, "early_stopping_patience": 8},
     },
     model_from_data=("vocabulary", "num_classes", "standardize"),
@@ -66,5 +71,7 @@ APP = App(
         "units": {"values": [32, 64, 128]},
         "embedding_dim": {"values": [32, 64, 128]},
         "pooling": {"values": ["last", "max", "attention"]},
+        "word_dropout": {"values": [0.0, 0.1, 0.2, 0.3]},
+        "ngram_dim": {"values": [0, 16, 32]},
     },
 )

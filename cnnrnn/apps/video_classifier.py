@@ -68,5 +68,6 @@ APP = App(
         "bidirectional": {"boolean": True},
         "rnn_layers": {"min": 1, "max": 2},
         "rnn_units": {"values": [32, 64, 128]},
+        "frame_differences": {"boolean": True},
     },
 )
