@@ -31,7 +31,11 @@ from cnnrnn.data.common import (
     stratified_split,
     tfds_classification_builder,
 )
-from cnnrnn.data.images import IMAGE_EXTENSIONS
+from cnnrnn.data.images import (
+    AUTO_IMAGE_SIZE_RANGE,
+    IMAGE_EXTENSIONS,
+    auto_image_size,
+)
 from cnnrnn.data.options import check_choice, check_positive_int, check_split_fractions
 from cnnrnn.errors import DataError
 
@@ -47,6 +51,8 @@ _CLIP_KINDS = (
 )
 # Frames must be at least this many pixels high and wide.
 _MIN_FRAME_SIDE = 8
+# Clips whose frame sizes `frame_size="auto"` looks at, spread over the folder.
+_AUTO_SIZE_SAMPLE = 32
 # At most this many skipped clips are listed in `info["skipped_files"]`.
 _MAX_LISTED_SKIPS = 20
 # Bump when the decoding changes, so that old disk caches are not reused.
@@ -168,8 +174,11 @@ def load_video_folder(
     Args:
         directory: str or path. The folder, laid out as `DIR/<class>/<clip>.mp4`.
         num_frames: int. Frames per clip. Defaults to `16`.
-        frame_size: int or tuple `(height, width)`, each at least 8. Size every
-            frame is resized and centre-cropped to. Defaults to `(64, 64)`.
+        frame_size: int, tuple `(height, width)` (each at least 8) or
+            `"auto"`. Size every frame is resized and centre-cropped to;
+            `"auto"` chooses a square size from the frame sizes of up to 32
+            clips (see `cnnrnn.data.images.auto_image_size`) and names it in
+            `info["chosen"]`. Defaults to `(64, 64)`.
         batch_size: int. Clips per batch. Defaults to `8`.
         validation_split: float. Fraction of each class for validation.
             Defaults to `0.15`.
@@ -219,7 +228,8 @@ def load_video_folder(
     >>> model.fit(data.train, validation_data=data.validation, epochs=5)
     """
     check_positive_int("num_frames", num_frames)
-    size = _frame_size(frame_size)
+    auto = frame_size == "auto"
+    size = None if auto else _frame_size(frame_size)
     check_positive_int("batch_size", batch_size)
     check_split_fractions(validation_split, test_split)
     check_choice("on_bad_file", on_bad_file, _ON_BAD_FILE)
@@ -250,6 +260,9 @@ def load_video_folder(
         clips += found
         labels += [class_names.index(class_name)] * len(found)
 
+    if auto:
+        side = auto_image_size(_frame_sizes(clips))
+        size = (side, side)
     if cache_dir is not None:
         _make_cache_folder(cache_dir)
     decoded = _decode_clips(
@@ -284,6 +297,7 @@ def load_video_folder(
         "num_short_clips": int((decoded.lengths < num_frames).sum()),
         "num_cached": decoded.num_cached,
         "cache_dir": None if cache_dir is None else str(cache_dir),
+        **({"chosen": {"frame_size": list(size)}} if auto else {}),
     }
     return _splits(datasets, num_frames, size, class_names, info)
 
@@ -316,7 +330,9 @@ def load_tfds_videos(
         name: str. TensorFlow Datasets name, e.g. `"ucf101"` or
             `"ucf101/ucf101_1_256"`.
         num_frames: int. Frames per clip. Defaults to `16`.
-        frame_size: int or tuple `(height, width)`, each at least 8. Size every
+        frame_size: int or tuple `(height, width)`, each at least 8, or
+            `"auto"` (the largest size `auto_image_size` chooses, named in
+            `info["chosen"]`). Size every
             frame is resized and centre-cropped to. Defaults to `(64, 64)`.
         batch_size: int. Clips per batch. Defaults to `8`.
         validation_split: float. Fraction of `train` used for validation when
@@ -355,6 +371,10 @@ def load_tfds_videos(
     import tensorflow_datasets as tfds
 
     check_positive_int("num_frames", num_frames)
+    chosen = {}
+    if frame_size == "auto":
+        frame_size = AUTO_IMAGE_SIZE_RANGE[1]
+        chosen["frame_size"] = [frame_size, frame_size]
     size = _frame_size(frame_size)
     check_positive_int("batch_size", batch_size)
     check_split_fractions(validation_split, test_split)
@@ -427,6 +447,7 @@ def load_tfds_videos(
         "num_short_clips": 0,
         "num_cached": 0,
         "cache_dir": None if cache_dir is None else str(cache_dir),
+        **({"chosen": chosen} if chosen else {}),
     }
     return _splits(datasets, num_frames, size, class_names, info)
 
@@ -864,6 +885,30 @@ def _pick_encoded_frames(encoded, num_frames, size):
     frames = tf.pad(frames, [[0, num_frames - kept], [0, 0], [0, 0], [0, 0]])
     frames.set_shape((num_frames, height, width, 3))
     return frames, tf.range(num_frames) < kept
+
+
+def _frame_sizes(clips):
+    """`(height, width)` of the frames of up to `_AUTO_SIZE_SAMPLE` clips,
+    spread over the list, from their headers; unreadable clips are left out."""
+    step = max(1, len(clips) // _AUTO_SIZE_SAMPLE)
+    sizes = []
+    for clip in clips[::step][:_AUTO_SIZE_SAMPLE]:
+        with contextlib.suppress(
+            OSError, ValueError, EOFError, IndexError, av.FFmpegError
+        ):
+            if clip.is_dir():
+                files = _frame_files(clip)
+                if files:
+                    with Image.open(files[0]) as image:
+                        sizes.append(image.size[::-1])
+            elif clip.suffix.lower() == ".npy":
+                shape = np.load(clip, mmap_mode="r", allow_pickle=False).shape
+                sizes.append(shape[1:3])
+            else:
+                with av.open(str(clip)) as container:
+                    context = container.streams.video[0].codec_context
+                    sizes.append((context.height, context.width))
+    return sizes
 
 
 def _frame_size(frame_size):

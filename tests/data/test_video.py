@@ -410,3 +410,17 @@ def test_tfds_errors():
             load_tfds_videos("tf_flowers")
         with pytest.raises(DataError, match="on_bad_file='x'"):
             load_videos("tfds:ucf101", on_bad_file="x")
+
+
+def test_auto_frame_size_is_chosen_from_every_kind_of_clip(tmp_path):
+    root = tmp_path / "clips"
+    write_video(root / "a" / "wide.mp4", ramp(4, 48, 64))
+    np.save(root / "a" / "square.npy", ramp(4, 48, 48))
+    write_frame_folder(root / "b" / "frames", ramp(4, 64, 96))
+    write_video(root / "b" / "large.mp4", ramp(4, 80, 80))
+    (root / "b" / "broken.mp4").write_bytes(b"not a video")
+    data = load_videos(str(root), num_frames=2, frame_size="auto", cache=False)
+    # Median shorter side 56, rounded down to a multiple of 16.
+    assert data.info["chosen"] == {"frame_size": [48, 48]}
+    assert data.model_args["frame_shape"] == (48, 48, 3)
+    assert data.info["num_skipped"] == 1
