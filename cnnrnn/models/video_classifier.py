@@ -31,11 +31,11 @@ from cnnrnn.models.layers import (
 class FrameDifferences(keras.layers.Layer):
     """Adds to every frame its change since the previous frame.
 
-    Takes clips `(batch, frames, height, width, channels)` and returns
-    `(batch, frames, height, width, 2 * channels)`: each frame, then the frame
-    minus the one before it (zeros for the first frame). What moves between
-    frames stands out in the second half whatever the scene looks like, so a
-    small frame encoder sees motion directly.
+    Takes clips `(batch, frames, ..., channels)` (frames of pixels, or of
+    features) and returns `(batch, frames, ..., 2 * channels)`: each frame,
+    then the frame minus the one before it (zeros for the first frame). What
+    moves between frames stands out in the second half whatever the scene
+    looks like, so a small frame encoder sees motion directly.
 
     Args:
         **kwargs: base layer keyword arguments, such as `name`.
@@ -212,10 +212,12 @@ def build_video_classifier(
             to False with pretrained weights to train only the recurrent
             head (and to precompute the frame features with
             `feature_models`). Defaults to True.
-        frame_differences: bool. Whether the frame encoder also sees each
-            frame's change since the previous one (`FrameDifferences`:
-            6 channels in), so that it sees motion itself; `"small_cnn"`
-            only. Defaults to False.
+        frame_differences: bool. Whether the model also sees each frame's
+            change since the previous one (`FrameDifferences`), so that
+            motion stands out: `"small_cnn"` gets the pixel differences (6
+            channels in) and sees motion itself; a backbone, which takes 3
+            channels, passes the differences of its frame features to the
+            recurrent layers. Defaults to False.
         augment: bool. Whether training clips get a random flip, rotation,
             zoom and contrast change, the same for all frames of a clip
             (`ClipAugmentation`); no effect on precomputed features.
@@ -526,8 +528,10 @@ def _build(
 ):
     """Frame encoder, `FrameDistributed`, then `sequence_layers` in the head."""
     frame_shape = tuple(frame_shape)
+    # A backbone takes 3 channels: it gets the differences of its features.
+    pixel_differences = frame_differences and frame_encoder == "small_cnn"
     encoder = _frame_encoder(
-        frame_shape=(*frame_shape[:2], frame_shape[2] * (1 + frame_differences)),
+        frame_shape=(*frame_shape[:2], frame_shape[2] * (1 + pixel_differences)),
         frame_encoder=frame_encoder,
         weights=weights,
         train_encoder=train_encoder,
@@ -541,7 +545,10 @@ def _build(
         shape=(num_frames, encoder.output_shape[-1]), name="features"
     )
     mask = keras.Input(shape=(num_frames,), dtype="bool", name="mask")
-    x = sequence_layers(features, mask)
+    x = features
+    if frame_differences and not pixel_differences:
+        x = FrameDifferences(name=f"{name}_feature_differences")(features)
+    x = sequence_layers(x, mask)
     x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
     outputs = keras.layers.Dense(
         num_classes, activation="softmax", dtype="float32", name=f"{name}_predictions"
@@ -555,7 +562,7 @@ def _build(
     x = frames
     if augment:
         x = ClipAugmentation(name=f"{name}_augmentation")(x)
-    if frame_differences:
+    if pixel_differences:
         x = FrameDifferences(name=f"{name}_frame_differences")(x)
     features = FrameDistributed(encoder, name=f"{name}_frames_encoded")(x)
     outputs = head({"features": features, "mask": mask})
@@ -636,12 +643,6 @@ def _validate_encoder(
     check_bool("train_encoder", train_encoder)
     check_bool("frame_differences", frame_differences)
     check_bool("augment", augment)
-    if frame_differences and frame_encoder != "small_cnn":
-        raise ValueError(
-            "frame_differences needs frame_encoder='small_cnn' (a pretrained "
-            "backbone takes 3 channels). Received: "
-            f"frame_encoder={frame_encoder!r}"
-        )
     check_int("encoder_depth", encoder_depth)
     check_int("encoder_filters", encoder_filters)
     check_int("encoder_units", encoder_units)
