@@ -380,7 +380,7 @@ def check_training_options(training):
     ):
         raise CnnrnnError(
             f"Received: max_minutes={budget!r}. Expected a positive number of "
-            "minutes, or none for no time limit."
+            "minutes (leave it out for no time limit)."
         )
     rate = training["fine_tune_learning_rate"]
     if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:

@@ -20,6 +20,7 @@ from cnnrnn.models.image_captioner import (
     SPECIAL_TOKENS,
     START_ID,
     UNK_ID,
+    feature_models,
 )
 
 pytestmark = pytest.mark.backends
@@ -37,9 +38,9 @@ SMALL = {
 }
 
 
-def _images(count=4, seed=0):
+def _images(count=4, seed=0, size=16):
     rng = np.random.default_rng(seed)
-    return rng.uniform(0, 255, (count, 16, 16, 3)).astype("float32")
+    return rng.uniform(0, 255, (count, size, size, 3)).astype("float32")
 
 
 def _captions(count=4, steps=7, seed=0):
@@ -311,3 +312,35 @@ def test_keras_applications_encoder_gives_a_feature_grid(seed):
     assert features.shape == (None, 4, 16)
     images = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3))
     assert len(caption(model, images)) == 2
+
+
+@pytest.mark.parametrize("rnn_type", RNN_TYPES)
+def test_the_decoder_trains_on_precomputed_feature_grids(seed, rnn_type):
+    model = build_image_captioner(
+        **{**SMALL, "image_shape": (32, 32, 3)},
+        encoder="mobilenet_v1_0.25",
+        train_encoder=False,
+        rnn_type=rnn_type,
+    )
+    image_features, head = feature_models(model)
+    images, (inputs, targets) = _images(4, size=32), _captions(4)
+    grids = image_features.predict_on_batch(images)
+    assert grids.shape == (4, 1, 1, 256)
+    before = model.predict_on_batch([images, inputs])
+    np.testing.assert_allclose(
+        head.predict_on_batch([grids, inputs]), before, atol=1e-5
+    )
+    head.fit([grids, inputs], targets, epochs=2, verbose=0)
+    after = model.predict_on_batch([images, inputs])
+    assert not np.allclose(after, before, atol=1e-4)  # the head trains the model
+    np.testing.assert_allclose(head.predict_on_batch([grids, inputs]), after, atol=1e-5)
+
+
+def test_feature_models_need_a_frozen_backbone_encoder(seed):
+    with pytest.raises(ValueError, match="needs an image captioner with a frozen"):
+        feature_models(build_image_captioner(**SMALL))
+    trainable = build_image_captioner(
+        **{**SMALL, "image_shape": (32, 32, 3)}, encoder="mobilenet_v1_0.25"
+    )
+    with pytest.raises(ValueError, match="needs an image captioner with a frozen"):
+        feature_models(trainable)
