@@ -176,10 +176,13 @@ def test_frozen_backbone_encoder_trains_on_features_once(demo, tmp_path, capsys)
     assert code == 0 and out.strip()
 
 
-def test_frozen_backbone_encoder_then_fine_tuning(demo, tmp_path, capsys):
+# fast: test_image_captioner.py::test_fine_tuning_unfreezes_the_encoder_but_its_batch_norm
+@pytest.mark.slow
+def test_frozen_backbone_encoder_then_fine_tuning(tmp_path, capsys):
+    scenes = write_caption_demo(tmp_path / "scenes", num_scenes=16, image_size=32)
     run_dir = tmp_path / "fine-tuned"
     code, out, _ = train_frozen_encoder(
-        demo, run_dir, capsys, *FAST, "--set", "training.fine_tune_epochs=1"
+        scenes, run_dir, capsys, *FAST, "--set", "training.fine_tune_epochs=1"
     )
     assert code == 0 and "no backbone to fine-tune" not in out
     assert runs.read_json(run_dir / runs.METRICS_FILE)["epochs"] == 2

@@ -11,7 +11,12 @@ from test_case import (
     run_saving_test,
 )
 
-from cnnrnn.models import CaptionDecoder, build_image_captioner, caption
+from cnnrnn.models import (
+    CaptionDecoder,
+    build_image_captioner,
+    caption,
+    prepare_fine_tuning,
+)
 from cnnrnn.models.image_captioner import (
     ATTENTIONS,
     END_ID,
@@ -344,3 +349,26 @@ def test_feature_models_need_a_frozen_backbone_encoder(seed):
     )
     with pytest.raises(ValueError, match="needs an image captioner with a frozen"):
         feature_models(trainable)
+
+
+def test_fine_tuning_unfreezes_the_encoder_but_its_batch_norm(seed):
+    model = build_image_captioner(
+        **{**SMALL, "image_shape": (32, 32, 3)},
+        encoder="mobilenet_v1_0.25",
+        train_encoder=False,
+    )
+    backbone = model.get_layer("image_captioner_backbone")
+    assert not backbone.trainable_weights
+    assert prepare_fine_tuning(model, learning_rate=1e-5)
+    assert backbone.trainable_weights
+    assert all(
+        not layer.trainable
+        for layer in backbone.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
+    inputs, targets = _captions(2)
+    logs = model.train_on_batch(
+        [_images(2, size=32), inputs], targets, return_dict=True
+    )
+    assert np.isfinite(logs["loss"])

@@ -151,6 +151,8 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(reviews, tmp_path):
                 "rnn_type": {"values": ["lstm", "gru"]},
                 "pooling": "max",
                 "bidirectional": False,
+                "word_dropout": 0.0,
+                "ngram_dim": 0,
             },
         },  # fmt: skip
         output=tmp_path / "search",
