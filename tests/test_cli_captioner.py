@@ -176,7 +176,7 @@ def test_frozen_backbone_encoder_trains_on_features_once(demo, tmp_path, capsys)
     assert code == 0 and out.strip()
 
 
-# fast: test_image_captioner.py::test_fine_tuning_unfreezes_the_encoder_but_its_batch_norm
+# Fast counterpart: test_image_captioner.py::test_fine_tuning_unfreezes_the_encoder_*
 @pytest.mark.slow
 def test_frozen_backbone_encoder_then_fine_tuning(tmp_path, capsys):
     scenes = write_caption_demo(tmp_path / "scenes", num_scenes=16, image_size=32)
