@@ -453,7 +453,7 @@ def _check_file(path, extension_check):
             problem=f"is not an image file (expected one of {extensions})"
         )
     if not path.is_file():
-        return _FileCheck(problem="does not exist")
+        return _FileCheck(problem="is a folder" if path.is_dir() else "does not exist")
     try:
         with Image.open(path) as image:
             image.load()

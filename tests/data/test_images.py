@@ -241,6 +241,9 @@ def test_load_image_files_errors_name_the_file(tmp_path):
     missing = tmp_path / "missing.png"
     with pytest.raises(DataError, match="missing.png' does not exist"):
         load_image_files([missing])
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(DataError, match="photos' is a folder: pass a readable"):
+        load_image_files([tmp_path / "photos"])
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"junk")
     with pytest.raises(DataError, match="corrupt.jpg'"):
