@@ -62,6 +62,7 @@ APP = App(
     },
     model_from_data=("num_frames", "frame_shape", "num_classes"),
     reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
+    prepare_fine_tuning=Lazy("cnnrnn.models.backbones:prepare_fine_tuning"),
     feature_models=Lazy("cnnrnn.models.video_classifier:feature_models"),
     search_space={
         **COMMON_SPACE,

@@ -280,9 +280,10 @@ def prepare_fine_tuning(model, *, learning_rate):
     no optimizer to copy.
 
     Args:
-        model: `keras.Model` made by `build_plant_classifier` or
-            `build_image_captioner` (its backbone is the layer
-            `f"{model.name}_backbone"`).
+        model: `keras.Model` made by `build_plant_classifier`,
+            `build_image_captioner` or `build_video_classifier` (its backbone
+            is the layer `f"{model.name}_backbone"`, also inside the video
+            classifier's frame encoder, which becomes trainable with it).
         learning_rate: float. Learning rate for fine-tuning, positive.
 
     Returns:
@@ -301,13 +302,30 @@ def prepare_fine_tuning(model, *, learning_rate):
     True
     """
     check_positive("learning_rate", learning_rate)
-    backbone_name = f"{model.name}_backbone"
-    if backbone_name not in {layer.name for layer in model.layers}:
+    path = _path_to_layer(model, f"{model.name}_backbone")
+    if path is None:
         return False
-    backbone = model.get_layer(backbone_name)
-    backbone.trainable = True
-    for layer in backbone.layers:
+    for layer in path:  # a layer is trainable only inside trainable containers
+        layer.trainable = True
+    for layer in path[-1].layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
     compile_like(model, model, learning_rate)
     return True
+
+
+def _path_to_layer(container, name):
+    """The layers from `container` down to the layer called `name`, or None.
+
+    Looks inside nested models and wrappers (such as `TimeDistributed`).
+    """
+    children = list(getattr(container, "layers", []))
+    if isinstance(container, keras.layers.Wrapper):
+        children = [container.layer]
+    for child in children:
+        if child.name == name:
+            return [child]
+        below = _path_to_layer(child, name)
+        if below is not None:
+            return [child, *below]
+    return None

@@ -9,7 +9,7 @@ from test_case import (
     run_saving_test,
 )
 
-from cnnrnn.models import build_video_classifier
+from cnnrnn.models import build_video_classifier, prepare_fine_tuning
 from cnnrnn.models.video_classifier import (
     ClipAugmentation,
     FrameDifferences,
@@ -399,6 +399,34 @@ def test_a_backbone_gets_the_differences_of_its_frame_features(seed):
         model.predict_on_batch(clips),
         atol=1e-6,
     )
+
+
+def test_fine_tuning_unfreezes_the_frame_encoder_backbone_but_its_batch_norm(seed):
+    model = build_video_classifier(
+        num_frames=3,
+        frame_shape=(32, 32, 3),
+        num_classes=2,
+        frame_encoder="mobilenet_v1_0.25",
+        train_encoder=False,
+    )
+    encoded = model.get_layer("video_classifier_frames_encoded")
+    backbone = encoded.layer.get_layer("video_classifier_backbone")
+    assert not encoded.trainable_weights
+    assert prepare_fine_tuning(model, learning_rate=1e-5) is True
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            assert not layer.trainable
+        elif layer.weights:
+            assert layer.trainable, layer.name
+    trained = {id(w) for w in model.trainable_weights}
+    assert all(id(w) in trained for w in backbone.trainable_weights)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
+    logs = model.train_on_batch(
+        _clips(2, size=32, num_frames=3), np.array([0, 1]), return_dict=True
+    )
+    assert np.isfinite(logs["loss"])
+    small = build_video_classifier(num_classes=2, train_encoder=False, **SMALL)
+    assert prepare_fine_tuning(small, learning_rate=1e-5) is False
 
 
 def test_clip_augmentation_transforms_every_frame_of_a_clip_alike(seed):
