@@ -167,3 +167,12 @@ def assert_optimizer_kind(optimizer, kind):
     """
     assert isinstance(optimizer, kind), optimizer
     assert type(optimizer).__name__ == kind.__name__, optimizer
+
+
+def assert_unfrozen_but_batch_norm(backbone):
+    """Every layer of a fine-tuned backbone trains, but its batch norm layers."""
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            assert not layer.trainable, layer.name
+        elif layer.weights:
+            assert layer.trainable, layer.name

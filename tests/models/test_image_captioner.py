@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from test_case import (
     assert_optimizer_kind,
+    assert_unfrozen_but_batch_norm,
     learning_check,
     needs_tensorflow_package,
     run_model_smoke_test,
@@ -360,12 +361,7 @@ def test_fine_tuning_unfreezes_the_encoder_but_its_batch_norm(seed):
     backbone = model.get_layer("image_captioner_backbone")
     assert not backbone.trainable_weights
     assert prepare_fine_tuning(model, learning_rate=1e-5)
-    assert backbone.trainable_weights
-    assert all(
-        not layer.trainable
-        for layer in backbone.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
-    )
+    assert_unfrozen_but_batch_norm(backbone)
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
     inputs, targets = _captions(2)
     logs = model.train_on_batch(

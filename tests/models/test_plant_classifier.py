@@ -4,6 +4,7 @@ import pytest
 from test_case import (
     assert_learns,
     assert_optimizer_kind,
+    assert_unfrozen_but_batch_norm,
     learning_check,
     run_model_smoke_test,
     run_saving_test,
@@ -168,11 +169,7 @@ def test_backbone_is_frozen_then_fine_tuned(seed):
     )
 
     assert prepare_fine_tuning(model, learning_rate=1e-5) is True
-    for layer in backbone.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            assert not layer.trainable
-        elif layer.weights:
-            assert layer.trainable, layer.name
+    assert_unfrozen_but_batch_norm(backbone)
     assert len(model.trainable_weights) > 2
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
     logs = model.train_on_batch(

@@ -4,6 +4,7 @@ import pytest
 from test_case import (
     assert_learns,
     assert_optimizer_kind,
+    assert_unfrozen_but_batch_norm,
     learning_check,
     run_model_smoke_test,
     run_saving_test,
@@ -368,30 +369,11 @@ def test_frame_differences_model_saves_and_precomputes(seed, tmp_path, builder):
     frozen = builder(
         num_classes=3, frame_differences=True, train_encoder=False, **SMALL
     )
-    frame_features, head = feature_models(frozen)
-    features = frame_features.predict_on_batch(clips["frames"])
-    np.testing.assert_allclose(
-        head.predict_on_batch({"features": features, "mask": clips["mask"]}),
-        frozen.predict_on_batch(clips),
-        atol=1e-6,
-    )
+    assert_head_matches_the_model(frozen, clips)
 
 
-def test_a_backbone_gets_the_differences_of_its_frame_features(seed):
-    model = build_video_classifier(
-        num_frames=3,
-        frame_shape=(32, 32, 3),
-        num_classes=2,
-        frame_encoder="mobilenet_v1_0.25",
-        train_encoder=False,
-        frame_differences=True,
-    )
-    encoder = model.get_layer("video_classifier_frames_encoded").layer
-    assert encoder.input_shape == (None, 32, 32, 3)
-    head = model.get_layer("video_classifier_sequence_head")
-    differences = head.get_layer("video_classifier_feature_differences")
-    assert differences.output.shape == (None, 3, 512)  # 256 features, twice
-    clips = _clips(2, size=32, num_frames=3)
+def assert_head_matches_the_model(model, clips):
+    """The head on precomputed frame features predicts what the model does."""
     frame_features, head = feature_models(model)
     features = frame_features.predict_on_batch(clips["frames"])
     np.testing.assert_allclose(
@@ -401,23 +383,35 @@ def test_a_backbone_gets_the_differences_of_its_frame_features(seed):
     )
 
 
-def test_fine_tuning_unfreezes_the_frame_encoder_backbone_but_its_batch_norm(seed):
-    model = build_video_classifier(
+def _frozen_mobilenet_classifier(**kwargs):
+    """A video classifier of 3 frames of 32x32 on a frozen MobileNet v1 0.25."""
+    return build_video_classifier(
         num_frames=3,
         frame_shape=(32, 32, 3),
         num_classes=2,
         frame_encoder="mobilenet_v1_0.25",
         train_encoder=False,
+        **kwargs,
     )
+
+
+def test_a_backbone_gets_the_differences_of_its_frame_features(seed):
+    model = _frozen_mobilenet_classifier(frame_differences=True)
+    encoder = model.get_layer("video_classifier_frames_encoded").layer
+    assert encoder.input_shape == (None, 32, 32, 3)
+    head = model.get_layer("video_classifier_sequence_head")
+    differences = head.get_layer("video_classifier_feature_differences")
+    assert differences.output.shape == (None, 3, 512)  # 256 features, twice
+    assert_head_matches_the_model(model, _clips(2, size=32, num_frames=3))
+
+
+def test_fine_tuning_unfreezes_the_frame_encoder_backbone_but_its_batch_norm(seed):
+    model = _frozen_mobilenet_classifier()
     encoded = model.get_layer("video_classifier_frames_encoded")
     backbone = encoded.layer.get_layer("video_classifier_backbone")
     assert not encoded.trainable_weights
     assert prepare_fine_tuning(model, learning_rate=1e-5) is True
-    for layer in backbone.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            assert not layer.trainable
-        elif layer.weights:
-            assert layer.trainable, layer.name
+    assert_unfrozen_but_batch_norm(backbone)
     trained = {id(w) for w in model.trainable_weights}
     assert all(id(w) in trained for w in backbone.trainable_weights)
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
