@@ -44,7 +44,6 @@ import json
 import math
 import os
 import pathlib
-import platform
 import statistics
 import tempfile
 import time
@@ -53,6 +52,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
+from timing import machine  # noqa: E402
 
 from cnnrnn import apps, training  # noqa: E402
 from cnnrnn.config import resolve_config  # noqa: E402
@@ -456,21 +456,6 @@ def summary(runs, metric):
     }
 
 
-def cpu_name():
-    """The CPU's model name, and whether it has AVX-512 (Linux; else the arch)."""
-    cpuinfo = pathlib.Path("/proc/cpuinfo")
-    if not cpuinfo.is_file():
-        return platform.machine()
-    text = cpuinfo.read_text()
-    names = [
-        line.split(":", 1)[1].strip()
-        for line in text.splitlines()
-        if line.startswith("model name")
-    ]
-    name = names[0] if names else platform.machine()
-    return f"{name}, {'with' if 'avx512f' in text else 'without'} AVX-512"
-
-
 BENCHMARKS = {
     "plant": (plant, FLOWERS),
     "sentiment": (sentiment, REVIEWS["amazon"]),
@@ -521,8 +506,7 @@ def main():
     earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
     result = {
         "benchmark": "real_data",
-        "cpus": os.cpu_count(),
-        "machine": cpu_name(),
+        "machine": machine(),
         "applications": earlier.get("applications", {}),
     }
     with tempfile.TemporaryDirectory() as tmp:

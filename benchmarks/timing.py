@@ -17,11 +17,17 @@ def timed(function, repeats):
 
 
 def machine():
-    """The machine the figures come from: processor, cores and AVX-512."""
+    """The machine the figures come from: the CPU's model name (the
+    architecture where `/proc/cpuinfo` is absent), cores and AVX-512."""
+    cpuinfo = "/proc/cpuinfo"
+    text = open(cpuinfo).read() if os.path.exists(cpuinfo) else ""
+    names = [
+        line.split(":", 1)[1].strip()
+        for line in text.splitlines()
+        if line.startswith("model name")
+    ]
     return {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": names[0] if names else platform.machine(),
         "cores": os.cpu_count(),
-        "avx512": "avx512f" in open("/proc/cpuinfo").read()
-        if os.path.exists("/proc/cpuinfo")
-        else None,
+        "avx512": "avx512f" in text if text else None,
     }
