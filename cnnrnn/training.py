@@ -110,12 +110,9 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
         model = build_model(app, config)
         if several_workers:
             multi_worker.synchronize_batch_norm(model)
-        fit_model, fit_splits = model, splits
+        encoder, head = model, model
         if training.get("precompute_features"):
-            fit_model, fit_splits = _feature_training(
-                app, model, splits, training, several_workers
-            )
-            console.print("Computed the encoder's features once (frozen encoder).")
+            encoder, head = _feature_models(app, model, several_workers)
     runs.make_run_dir(run_dir, state)
     if state == "resume":
         console.print(f"Resuming the interrupted run in {run_dir}.")
@@ -123,28 +120,37 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
         runs.write_json(run_dir / runs.CONFIG_FILE, config)
 
     started = time.perf_counter()
-    fit = Fitter(fit_model, fit_splits, run_dir, training, console)
+    fit = Fitter(head, splits, run_dir, training, console)
     if several_workers:
         multi_worker.check_same_progress(setup.strategy, fit)
     if not fit.phase_one_done.exists():
+        if head is not model:
+            fit.splits = precompute.feature_splits(
+                encoder, splits, seed=training["seed"]
+            )
+            console.print("Computed the encoder's features once (frozen encoder).")
         fit(description="training", initial_epoch=0, epochs=training["epochs"])
         runs.write_json(fit.phase_one_done, {"epochs": fit.epochs_done()})
+    head.load_weights(fit.best_weights)  # a head shares the model's weights
     if training["fine_tune_epochs"] > 0:
-        model.load_weights(fit.best_weights)
         with setup.scope():  # the new optimizer's variables belong to the strategy
             prepared = app.prepare_fine_tuning and app.prepare_fine_tuning(
                 model, learning_rate=training["fine_tune_learning_rate"]
             )
         if prepared:
             first = runs.read_json(fit.phase_one_done)["epochs"]
-            fit(
+            tuning = fit.fine_tuning(model, splits)
+            tuning(
                 description="fine-tuning",
                 initial_epoch=first,
                 epochs=first + training["fine_tune_epochs"],
             )
+            if tuning.best_weights.exists():  # it beat the first phase
+                model.load_weights(tuning.best_weights)
+            else:
+                head.load_weights(fit.best_weights)
         else:
             console.print("This model has no backbone to fine-tune: skipped.")
-    fit_model.load_weights(fit.best_weights)  # a head shares the model's weights
     history = fit.history()
     metrics = {
         "monitor": fit.monitor,
@@ -210,21 +216,40 @@ class Fitter:
     """Runs `model.fit` phases with resumable checkpoints and a shared history.
 
     The best weights (by validation loss, or training loss without a
-    validation split) are kept in `checkpoints/best.weights.h5` across phases
-    and interruptions; `history.csv` accumulates every epoch.
+    validation split) are kept in `checkpoints/best.weights.h5` across
+    interruptions, and those of a fine-tuning phase in their own file only
+    when they beat the first phase's; `history.csv` accumulates every epoch.
     """
 
-    def __init__(self, model, splits, run_dir, training, console):
+    def __init__(self, model, splits, run_dir, training, console, *, phase="best"):
         self.model = model
         self.splits = splits
+        self.run_dir = run_dir
         self.training = training
         self.console = console
         self.checkpoints = run_dir / runs.CHECKPOINT_DIR
-        self.best_weights = self.checkpoints / "best.weights.h5"
+        self.best_weights = self.checkpoints / f"{phase}.weights.h5"
         self.phase_one_done = self.checkpoints / "phase_one_done.json"
         self.history_path = run_dir / runs.HISTORY_FILE
         self.monitor = "val_loss" if splits.validation is not None else "loss"
         self.started = time.perf_counter()
+
+    def fine_tuning(self, model, splits):
+        """The fitter of the next phase: the whole `model` on `splits`.
+
+        The first phase may have trained a head on precomputed features, so
+        the fine-tuned model's best weights go to a file of their own.
+        """
+        fitter = Fitter(
+            model,
+            splits,
+            self.run_dir,
+            self.training,
+            self.console,
+            phase="best-fine-tuning",
+        )
+        fitter.started = self.started
+        return fitter
 
     def history(self):
         if not self.history_path.exists():
@@ -337,8 +362,8 @@ def _best_epoch(history, monitor):
     return metrics
 
 
-def _feature_training(app, model, splits, training, several_workers):
-    """The head to fit and its precomputed-feature splits (frozen encoder)."""
+def _feature_models(app, model, several_workers):
+    """`(encoder, head)` of a model whose frozen encoder's features are precomputed."""
     if several_workers:
         raise CnnrnnError(
             "training.precompute_features runs on one worker only: set "
@@ -349,14 +374,7 @@ def _feature_training(app, model, splits, training, several_workers):
             f"{app.name} has no frozen encoder to precompute features with: "
             "set training.precompute_features=false."
         )
-    if training["fine_tune_epochs"]:
-        raise CnnrnnError(
-            "training.precompute_features trains the head on fixed features, so "
-            "it cannot fine-tune the encoder: set training.fine_tune_epochs=0 or "
-            "training.precompute_features=false."
-        )
-    encoder, head = app.feature_models(model)
-    return head, precompute.feature_splits(encoder, splits, seed=training["seed"])
+    return app.feature_models(model)
 
 
 def check_training_options(training):

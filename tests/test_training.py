@@ -103,6 +103,32 @@ def test_frozen_backbone_trains_on_precomputed_features(small_demo, tmp_path):
     assert model.input_shape == (None, 32, 32, 3)  # still takes raw pixels
 
 
+def test_precomputed_features_then_fine_tuning_keeps_the_best_phase(
+    small_demo, tmp_path, seed
+):
+    """A fine-tuning phase that only got worse leaves the frozen phase's weights."""
+    app = apps.get_app("plant-classifier")
+    config = small_config(
+        small_demo,
+        epochs=2,
+        precompute_features=True,
+        fine_tune_epochs=1,
+        fine_tune_learning_rate=50.0,  # diverges
+    )
+    config["model"].update(backbone="mobilenet_v1_0.25", augment=False)
+    console = Console(record=True, width=200)
+    metrics = training.train(app, config=config, run_dir=tmp_path, console=console)
+    assert "Computed the encoder's features once" in console.export_text()
+    assert history_epochs(tmp_path) == [0, 1, 2]
+    assert metrics["best_epoch"] <= 2
+    _, saved_config, model = training.load_run(tmp_path)
+    backbone = model.get_layer("plant_classifier_backbone")
+    assert any(layer.trainable for layer in backbone.layers)
+    splits = training.load_splits(app, saved_config)
+    loss = model.evaluate(splits.validation, verbose=0, return_dict=True)["loss"]
+    assert loss == pytest.approx(metrics["best_val_loss"], rel=1e-3)
+
+
 @pytest.mark.parametrize(
     "devices",
     [{"strategy": "mirrored"}, {"precision": "mixed_float16"}],
