@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 
-from cnnrnn.data import demo
+from cnnrnn.demos.sentiment_rnn import write_sentiment_demo
 
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 SETUPS = {
@@ -77,7 +77,7 @@ SIZES = {"small": (16, 240), "large": (256, 960)}  # units, reviews
 
 def make_job(folder, trials, size):
     units, num_reviews = SIZES[size]
-    reviews = demo.write_sentiment_demo(folder / "data", num_reviews=num_reviews)
+    reviews = write_sentiment_demo(folder / "data", num_reviews=num_reviews)
     job = folder / "job.toml"
     job.write_text(
         JOB.format(

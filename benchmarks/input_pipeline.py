@@ -32,8 +32,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cnnrnn.data.demo import write_plant_demo  # noqa: E402
 from cnnrnn.data.images import load_image_folder  # noqa: E402
+from cnnrnn.demos.plant_classifier import write_plant_demo  # noqa: E402
 from cnnrnn.models import build_plant_classifier  # noqa: E402
 
 

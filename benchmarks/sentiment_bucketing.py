@@ -32,8 +32,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cnnrnn.data.demo import SENTIMENT_DEMO_FILE, write_sentiment_demo  # noqa: E402
 from cnnrnn.data.text import load_text_classification  # noqa: E402
+from cnnrnn.demos.sentiment_rnn import SENTIMENT_DEMO_FILE, write_sentiment_demo  # noqa: E402
 from cnnrnn.models import build_sentiment_rnn  # noqa: E402
 
 

@@ -28,8 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from cnnrnn.data.demo import write_video_demo  # noqa: E402
 from cnnrnn.data.video import load_video_folder  # noqa: E402
+from cnnrnn.demos.video_classifier import write_video_demo  # noqa: E402
 from cnnrnn.models.video_classifier import (  # noqa: E402
     build_video_classifier,
     feature_models,

@@ -12,7 +12,7 @@ import numpy as np
 from rich.console import Console
 
 from cnnrnn import __version__, devices, multi_worker, plots, precompute, runs
-from cnnrnn.data.demo import ensure_demo_data
+from cnnrnn.demos.common import ensure_demo_data
 from cnnrnn.errors import CnnrnnError, RunDirError
 from cnnrnn.progress import RichProgress
 

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from cnnrnn import apps, training
 from cnnrnn.config import resolve_config
-from cnnrnn.data.demo import write_caption_demo
+from cnnrnn.demos.image_captioner import write_caption_demo
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.plots import read_history
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from cnnrnn import cli, runs
-from cnnrnn.data.demo import write_caption_demo
+from cnnrnn.demos.image_captioner import write_caption_demo
 
 FAST = [
     "--set", "model.units=32",

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cnnrnn import cli, runs
-from cnnrnn.data.demo import VIDEO_CLASSES, write_video_demo
+from cnnrnn.demos.video_classifier import VIDEO_CLASSES, write_video_demo
 
 FAST = [
     "--set", "model.rnn_units=8",

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from cnnrnn import cli, devices, multi_worker, runs, training
-from cnnrnn.data.demo import write_plant_demo
+from cnnrnn.demos.plant_classifier import write_plant_demo
 from cnnrnn.errors import CnnrnnError
 
 TINY = """

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from cnnrnn import apps, runs, training
 from cnnrnn.config import resolve_config
-from cnnrnn.data.demo import write_plant_demo
+from cnnrnn.demos.plant_classifier import write_plant_demo
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.progress import RichProgress
 

@@ -1,7 +1,7 @@
 """The character-level text generator: an LSTM/GRU with stateful sampling."""
 
 from cnnrnn.apps.base import COMMON_SPACE, RNN_TYPES, App, Lazy
-from cnnrnn.data.demo import CHAR_DEMO_FILE
+from cnnrnn.demos.char_generator import CHAR_DEMO_FILE
 from cnnrnn.errors import DataError
 
 
@@ -29,7 +29,7 @@ APP = App(
     summary="text -> next character (LSTM/GRU); fast stateful sampling",
     build_model=Lazy("cnnrnn.models.char_generator:build_char_generator"),
     load_data=Lazy("cnnrnn.data.chars:load_char_corpus"),
-    write_demo_data=Lazy("cnnrnn.data.demo:write_char_demo"),
+    write_demo_data=Lazy("cnnrnn.demos.char_generator:write_char_demo"),
     demo_source=CHAR_DEMO_FILE,
     small_demo={"num_speeches": 30},
     predict=predict_next_chars,

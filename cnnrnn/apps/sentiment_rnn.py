@@ -3,8 +3,8 @@
 import numpy as np
 
 from cnnrnn.apps.base import COMMON_SPACE, RNN_TYPES, App, Lazy
-from cnnrnn.data.demo import SENTIMENT_DEMO_FILE
 from cnnrnn.data.options import STANDARDIZE
+from cnnrnn.demos.sentiment_rnn import SENTIMENT_DEMO_FILE
 from cnnrnn.errors import DataError
 
 
@@ -27,7 +27,7 @@ APP = App(
     summary="raw text -> sentiment (Embedding + LSTM/GRU, bidirectional)",
     build_model=Lazy("cnnrnn.models.sentiment:build_sentiment_rnn"),
     load_data=Lazy("cnnrnn.data.text:load_text_classification"),
-    write_demo_data=Lazy("cnnrnn.data.demo:write_sentiment_demo"),
+    write_demo_data=Lazy("cnnrnn.demos.sentiment_rnn:write_sentiment_demo"),
     demo_source=SENTIMENT_DEMO_FILE,
     small_demo={"num_reviews": 60},
     predict=predict_texts,

@@ -12,7 +12,11 @@ from jobs import CHEAP_CELL, review_data, write_job
 from rich.console import Console
 
 from cnnrnn import cli, runs
-from cnnrnn.data import demo
+from cnnrnn.demos.char_generator import write_char_demo
+from cnnrnn.demos.image_captioner import write_caption_demo
+from cnnrnn.demos.plant_classifier import write_plant_demo
+from cnnrnn.demos.sentiment_rnn import write_sentiment_demo
+from cnnrnn.demos.video_classifier import write_video_demo
 from cnnrnn.errors import CnnrnnError, DataError
 from cnnrnn.tuning import make_job, run_search, search
 
@@ -24,29 +28,27 @@ SMALL = {"units": 8, "embedding_dim": 8, "num_layers": 1, "bidirectional": False
 # Tiny data and small fixed sizes, so a trial takes a few seconds.
 TINY = {
     "plant-classifier": (
-        lambda d: demo.write_plant_demo(d, images_per_class=8, image_size=32),
+        lambda d: write_plant_demo(d, images_per_class=8, image_size=32),
         {"image_size": [32, 32], "batch_size": 16},
         {"depth": 2, "base_filters": 8},
     ),
     "sentiment-rnn": (
-        lambda d: demo.write_sentiment_demo(d, num_reviews=120) / "reviews.csv",
+        lambda d: write_sentiment_demo(d, num_reviews=120) / "reviews.csv",
         {"batch_size": 16},
         {"units": 32, "embedding_dim": 32, "num_layers": 1},
     ),
     "char-generator": (
-        lambda d: demo.write_char_demo(d, num_speeches=40) / "play.txt",
+        lambda d: write_char_demo(d, num_speeches=40) / "play.txt",
         {"sequence_length": 20, "batch_size": 16},
         {"units": 128, "embedding_dim": 32, "num_layers": 1},
     ),
     "video-classifier": (
-        lambda d: demo.write_video_demo(
-            d, clips_per_class=4, num_frames=4, frame_size=16
-        ),
+        lambda d: write_video_demo(d, clips_per_class=4, num_frames=4, frame_size=16),
         {"num_frames": 4, "frame_size": [16, 16], "batch_size": 4},
         {"encoder_depth": 2, "encoder_filters": 8, "encoder_units": 64},
     ),
     "image-captioner": (
-        lambda d: demo.write_caption_demo(d, num_scenes=30, image_size=32),
+        lambda d: write_caption_demo(d, num_scenes=30, image_size=32),
         {"batch_size": 16},
         {"encoder_depth": 2, "encoder_filters": 8, "units": 64, "embedding_dim": 32},
     ),
