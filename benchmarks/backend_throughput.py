@@ -126,7 +126,7 @@ def video_classifier(size, batch, rng):
     from cnnrnn.models import build_video_classifier
 
     frames, shape = size["frames"], (size["frame"], size["frame"], 3)
-    model = build_video_classifier(num_frames=frames, frame_shape=shape, num_classes=5)
+    model = build_video_classifier(num_frames=frames, image_shape=shape, num_classes=5)
     mask = rng.integers(1, frames + 1, batch)[:, None] > range(frames)
     x = {
         "frames": rng.uniform(0, 255, (batch, frames, *shape)).astype("float32"),

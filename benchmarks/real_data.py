@@ -299,14 +299,14 @@ def motion_baseline(config):
     return float(baseline.score(motion_features(test_frames, test_masks), test_y))
 
 
-def decoding_speed(num_frames, frame_size):
+def decoding_speed(num_frames, image_size):
     """Clips and frames per second of reading the fight clips (decoding, even
     frame sampling, resizing; no cache), one pass over every split."""
     from cnnrnn.data.video import load_video_folder
 
     started = time.perf_counter()
     splits = load_video_folder(
-        FIGHT, num_frames=num_frames, frame_size=frame_size, cache=False
+        FIGHT, num_frames=num_frames, image_size=image_size, cache=False
     )
     clips = sum(
         len(labels)
@@ -325,11 +325,11 @@ def video(tmp, seeds):
     variants = {"defaults": {"data": {"source": str(FIGHT)}}}
     if MOBILENET.is_file():
         variants["mobilenet_v1_0.25 from ImageNet, frozen, 128x128, differences"] = {
-            "data": {"source": str(FIGHT), "frame_size": [128, 128]},
+            "data": {"source": str(FIGHT), "image_size": [128, 128]},
             "model": {
-                "frame_encoder": "mobilenet_v1_0.25",
+                "backbone": "mobilenet_v1_0.25",
                 "weights": str(MOBILENET),
-                "train_encoder": False,
+                "train_backbone": False,
             },
             "training": {"precompute_features": True},
         }
@@ -338,7 +338,7 @@ def video(tmp, seeds):
         "accuracy": motion_baseline(config)
     }
     rows["defaults"]["decoding"] = decoding_speed(
-        config["data"]["num_frames"], config["data"]["frame_size"]
+        config["data"]["num_frames"], config["data"]["image_size"]
     )
     return rows
 
@@ -368,7 +368,7 @@ def captions(tmp, seeds):
             "model": {
                 "encoder": "mobilenet_v1_0.25",
                 "weights": str(MOBILENET),
-                "train_encoder": False,
+                "train_backbone": False,
                 # A wider decoder, more dropout: test BLEU-4 0.071 -> 0.112.
                 "units": 256,
                 "embedding_dim": 128,

@@ -12,7 +12,7 @@ In one run, on the generated demo clips (real MPEG-4 files):
   feature computation.
 
 Usage:
-    python benchmarks/video_pipeline.py [--encoder mobilenet_v3_small]
+    python benchmarks/video_pipeline.py [--backbone mobilenet_v3_small]
         [--epochs 4] [--output benchmarks/results/video_pipeline.json]
 """
 
@@ -65,8 +65,8 @@ def median_epoch(model, data, epochs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--encoder", default="mobilenet_v3_small")
-    parser.add_argument("--frame-size", type=int, default=64)
+    parser.add_argument("--backbone", default="mobilenet_v3_small")
+    parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -75,10 +75,10 @@ def main():
         default=pathlib.Path("benchmarks/results/video_pipeline.json"),
     )
     args = parser.parse_args()
-    options = dict(num_frames=16, frame_size=args.frame_size, seed=0)
+    options = dict(num_frames=16, image_size=args.image_size, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_video_demo(
-            pathlib.Path(tmp) / "clips", frame_size=args.frame_size
+            pathlib.Path(tmp) / "clips", image_size=args.image_size
         )
         num_clips = sum(1 for _ in folder.rglob("*.mp4"))
         rates = {
@@ -95,7 +95,7 @@ def main():
 
     keras.utils.set_random_seed(0)
     model = build_video_classifier(
-        **splits.model_args, frame_encoder=args.encoder, train_encoder=False
+        **splits.model_args, backbone=args.backbone, train_backbone=False
     )
     raw_epoch = median_epoch(model, splits.train, args.epochs)
     frame_features, head = feature_models(model)
@@ -108,10 +108,10 @@ def main():
         "benchmark": "video_pipeline",
         "clips": num_clips,
         "frames_per_clip": 16,
-        "frame_size": args.frame_size,
+        "image_size": args.image_size,
         "decode_clips_per_second": {k: round(v, 1) for k, v in rates.items()},
         "decode_speedup": round(rates["parallel"] / rates["one_at_a_time"], 2),
-        "encoder": args.encoder,
+        "backbone": args.backbone,
         "train_examples": splits.info["num_examples"]["train"],
         "epoch_seconds": {
             "raw_frames_frozen_encoder": round(raw_epoch, 3),

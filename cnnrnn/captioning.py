@@ -55,7 +55,7 @@ def bleu_metrics(model, splits, split_name, config):
             `splits.extras[split_name]` holds the split's images and
             reference captions.
         split_name: str. `"test"` or `"validation"`.
-        config: dict. The run configuration: `training.beam_width` is the
+        config: dict. The run configuration: `inference.beam_width` is the
             beam width.
 
     Returns:
@@ -66,7 +66,7 @@ def bleu_metrics(model, splits, split_name, config):
     if references is None:
         return {}
     decoder = CaptionDecoder(model)
-    beam_width = config["training"]["beam_width"]
+    beam_width = config["inference"]["beam_width"]
     greedy = caption_images(decoder, references.images)
     beam = caption_images(decoder, references.images, beam_width=beam_width)
     greedy_scores = bleu_scores(references.references, greedy)
@@ -97,7 +97,7 @@ def write_examples_report(model, splits, split_name, config, run_dir):
             break
     images = np.array(images[:NUM_EXAMPLES])
     decoder = CaptionDecoder(model)
-    beam_width = config["training"]["beam_width"]
+    beam_width = config["inference"]["beam_width"]
     greedy = decoder.caption(images)
     beam = decoder.caption(images, beam_width=beam_width)
     sections = []

@@ -135,8 +135,9 @@ def build_parser():
     sub.add_argument(
         "--beam-width",
         type=int,
-        default=3,
-        help="captions kept at each step; 1: greedy or sampled (3)",
+        default=None,
+        help="captions kept at each step; 1: greedy or sampled (the run's "
+        "inference.beam_width, 3 by default)",
     )
     sub.add_argument(
         "--temperature",
@@ -400,30 +401,25 @@ def cmd_generate(args):
 
 
 def cmd_caption(args):
-    from cnnrnn.data.images import load_image_files
     from cnnrnn.errors import CnnrnnError
-    from cnnrnn.models.image_captioner import check_caption_options
     from cnnrnn.training import load_run
 
     app, config, model = load_run(args.run_dir, safe_mode=args.safe_mode)
-    if app.captioner is None:
+    if app.caption_files is None:
         raise CnnrnnError(
             f"'{args.run_dir}' is a {app.name} run, which does not caption images: "
             "pass an image-captioner run."
         )
-    options = {
-        "beam_width": args.beam_width,
-        "temperature": args.temperature,
-        "length_penalty": args.length_penalty,
-    }
-    check_caption_options(**options)  # before reading any image
-    pixels = load_image_files(args.images, image_size=config["data"]["image_size"])
-    found = app.captioner(model).caption(
-        pixels,
+    options = {} if args.beam_width is None else {"beam_width": args.beam_width}
+    found = app.caption_files(
+        model,
+        args.images,
+        config,
         **options,
+        temperature=args.temperature,
+        length_penalty=args.length_penalty,
         max_length=args.max_length,
         seed=args.random_seed,
-        return_scores=True,
     )
     if args.json:
         results = [

@@ -336,7 +336,7 @@ def _run_model(name, dataset, *, epochs, seed, console):
     x_test, y_test = dataset.splits["test"]
     keras.utils.set_random_seed(seed)
     model = build(
-        input_shape=x_train.shape[1:],
+        image_shape=x_train.shape[1:],
         num_classes=len(dataset.class_names),
         dropout=DROPOUT,
         compile=False,

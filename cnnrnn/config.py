@@ -23,7 +23,57 @@ TRAINING_DEFAULTS = {
     "seed": 1337,
 }
 DEVICE_DEFAULTS = {"precision": "auto", "strategy": "auto"}
-SECTIONS = ("data", "model", "training", "devices")
+SECTIONS = ("data", "model", "training", "inference", "devices")
+
+
+# Options renamed to one name per concept, with their old names: config
+# files, run directories and search jobs written before still read the same.
+_RENAMED_MODEL_OPTIONS = {
+    "frame_encoder": "backbone",
+    "encoder": "backbone",
+    "train_encoder": "train_backbone",
+    "rnn_layers": "num_layers",
+    "rnn_units": "units",
+    "input_shape": "image_shape",
+    "frame_shape": "image_shape",
+}
+# Options that moved to another section: section -> {option: new section}.
+MOVED_OPTIONS = {"training": {"beam_width": "inference"}}
+RENAMED_OPTIONS = {
+    "data": {"frame_size": "image_size"},
+    "model": _RENAMED_MODEL_OPTIONS,
+    "model_from_data": _RENAMED_MODEL_OPTIONS,
+}
+
+
+def current_names(config):
+    """A configuration (or job table) with renamed options under their new names.
+
+    Args:
+        config: dict of sections (`data`, `model`, ...), e.g. a run's
+            `config.json` or a config file, as read.
+
+    Returns:
+        A new dict; sections and options that were not renamed or moved are
+        unchanged.
+    """
+    renamed = {
+        section: {
+            RENAMED_OPTIONS[section].get(key, key): value
+            for key, value in values.items()
+        }
+        if section in RENAMED_OPTIONS and isinstance(values, dict)
+        else values
+        for section, values in config.items()
+    }
+    for section, moves in MOVED_OPTIONS.items():
+        values = renamed.get(section)
+        moved = moves.keys() & values.keys() if isinstance(values, dict) else ()
+        if moved:
+            renamed[section] = {k: v for k, v in values.items() if k not in moved}
+        for key in moved:
+            renamed[moves[key]] = {**renamed.get(moves[key], {}), key: values[key]}
+    return renamed
 
 
 def load_config_file(path):
@@ -46,7 +96,9 @@ def load_config_file(path):
         raise CnnrnnError(
             f"Config file '{path}' is not valid {kind}: {error}. Fix it and retry."
         ) from None
-    return {key: value for key, value in config.items() if key in SECTIONS}
+    return current_names(
+        {key: value for key, value in config.items() if key in SECTIONS}
+    )
 
 
 def factory_defaults(factory, *, exclude=()):
@@ -58,6 +110,22 @@ def factory_defaults(factory, *, exclude=()):
         if p.kind is p.KEYWORD_ONLY
         and p.default is not p.empty
         and p.name not in exclude
+    }
+
+
+def data_options(app):
+    """The names of the `data` options an application's loader takes.
+
+    They are the keyword arguments of `app.load_data` after the source, or
+    of each of `app.data_loaders` where `load_data` passes `**kwargs` on.
+    """
+    loaders = app.data_loaders or (app.load_data,)
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {
+        parameter.name
+        for loader in loaders
+        for parameter in list(inspect.signature(loader).parameters.values())[1:]
+        if parameter.kind in kinds
     }
 
 
@@ -94,16 +162,19 @@ def resolve_config(app, *, file_config=None, overrides=None):
         "data": copy.deepcopy(app.defaults.get("data", {})),
         "model": {**model_options, **copy.deepcopy(app.defaults.get("model", {}))},
         "training": {**TRAINING_DEFAULTS, **app.defaults.get("training", {})},
+        "inference": copy.deepcopy(app.defaults.get("inference", {})),
         "devices": dict(DEVICE_DEFAULTS),
     }
     known = {
-        "data": sorted(app.defaults.get("data", {})) + ["source"],
+        "data": sorted({*app.defaults.get("data", {}), *data_options(app), "source"}),
         "model": sorted(model_options),
         "training": sorted({**TRAINING_DEFAULTS, **app.defaults.get("training", {})}),
+        "inference": sorted(app.defaults.get("inference", {})),
         "devices": sorted(DEVICE_DEFAULTS),
     }
     demo = [app.demo] if uses_demo_data(file_config, overrides) else []
-    for layer in (*demo, file_config or {}, overrides or {}):
+    layers = (file_config or {}, overrides or {})
+    for layer in (*demo, *map(current_names, layers)):
         for section, values in layer.items():
             if section not in SECTIONS:
                 raise CnnrnnError(

@@ -7,6 +7,7 @@ import pathlib
 import shutil
 import tempfile
 
+from cnnrnn.config import current_names
 from cnnrnn.errors import RunDirError
 
 MODEL_FILE = "model.keras"
@@ -134,7 +135,9 @@ def same_run(saved, config):
     A saved run's data options hold what `"auto"` chose from the data
     (also in `data_info["chosen"]`); the same data makes the same choice again.
     """
-    chosen = saved.get("data_info", {}).get("chosen", {})
+    saved = current_names(saved)
+    chosen = current_names({"data": saved.get("data_info", {}).get("chosen", {})})
+    chosen = chosen["data"]
     data = {
         key: chosen.get(key, value) if value == "auto" else value
         for key, value in config.get("data", {}).items()

@@ -12,6 +12,7 @@ import numpy as np
 from rich.console import Console
 
 from cnnrnn import __version__, devices, multi_worker, plots, precompute, runs
+from cnnrnn.config import current_names
 from cnnrnn.demos.common import ensure_demo_data
 from cnnrnn.errors import CnnrnnError, RunDirError
 from cnnrnn.progress import RichProgress
@@ -499,7 +500,7 @@ def load_run(run_dir, *, safe_mode=True):
             f"'{run_dir}' is not a finished cnnrnn run (no {runs.MODEL_FILE}): "
             "train one with `cnnrnn train APP --output DIR`, or check the path."
         )
-    config = runs.read_json(run_dir / runs.CONFIG_FILE)
+    config = current_names(runs.read_json(run_dir / runs.CONFIG_FILE))
     app = get_app(config["app"])
     check_backend(app)
     model = keras.saving.load_model(run_dir / runs.MODEL_FILE, safe_mode=safe_mode)

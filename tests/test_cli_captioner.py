@@ -151,7 +151,7 @@ def train_frozen_encoder(demo, run_dir, capsys, *options):
     return run_cli(
         capsys, "train", "image-captioner", "--data", str(demo), "--output",
         str(run_dir), "--set", "model.encoder=mobilenet_v1_0.25",
-        "--set", "model.train_encoder=false", *options,
+        "--set", "model.train_backbone=false", *options,
     )  # fmt: skip
 
 

@@ -88,7 +88,7 @@ def test_cli_writes_the_comparison_of_the_digits(digits_comparison):
 def test_parameters_are_those_of_the_built_models(digits_comparison):
     _, output = digits_comparison
     result = json.loads((output / "comparison.json").read_text())
-    shape = {"input_shape": (8, 8, 3), "num_classes": 10}
+    shape = {"image_shape": (8, 8, 3), "num_classes": 10}
     built = {
         "cnn": build_plant_classifier(depth=2, base_filters=32, augment=False, **shape),
         "lstm": build_row_rnn_classifier(rnn_type="lstm", **shape),

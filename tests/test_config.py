@@ -1,7 +1,9 @@
+import json
+
 import pytest
 
 from cnnrnn import apps
-from cnnrnn.config import load_config_file, resolve_config
+from cnnrnn.config import current_names, load_config_file, resolve_config
 from cnnrnn.errors import CnnrnnError
 
 APP = apps.get_app("plant-classifier")
@@ -69,6 +71,7 @@ def test_json_config_and_a_previous_run_config_load(tmp_path):
     "overrides, message",
     [
         ({"model": {"num_layers": 2}}, "Unknown model option 'num_layers'"),
+        ({"inference": {"beam_width": 2}}, "Unknown inference option 'beam_width'"),
         ({"data": {"imagesize": 3}}, "Unknown data option 'imagesize'"),
         ({"optimizer": {"lr": 1}}, "Unknown config section 'optimizer'"),
     ],
@@ -81,3 +84,56 @@ def test_unknown_options_are_named(overrides, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(CnnrnnError, match="not found"):
         load_config_file(tmp_path / "nope.toml")
+
+
+def test_old_option_names_read_as_the_new_ones(tmp_path):
+    """Config files and run directories written before the renames still load."""
+    old = {
+        "app": "video-classifier",
+        "data": {"source": "clips", "frame_size": [48, 48]},
+        "model": {
+            "frame_encoder": "small_cnn",
+            "train_encoder": True,
+            "rnn_layers": 2,
+            "rnn_units": 32,
+        },
+        "model_from_data": {"frame_shape": [48, 48, 3], "num_frames": 8},
+        "training": {"epochs": 3, "beam_width": 2},
+    }
+    new = current_names(old)
+    assert new["data"] == {"source": "clips", "image_size": [48, 48]}
+    assert new["model"] == {
+        "backbone": "small_cnn",
+        "train_backbone": True,
+        "num_layers": 2,
+        "units": 32,
+    }
+    assert new["model_from_data"] == {"image_shape": [48, 48, 3], "num_frames": 8}
+    assert new["training"] == {"epochs": 3}
+    assert new["inference"] == {"beam_width": 2}
+    assert old["training"] == {"epochs": 3, "beam_width": 2}  # not changed in place
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**old, "training": {"epochs": 3}}))
+    config = resolve_config(
+        apps.get_app("video-classifier"), file_config=load_config_file(path)
+    )
+    assert config["model"]["units"] == 32 and config["data"]["image_size"] == [48, 48]
+    captioner = resolve_config(
+        apps.get_app("image-captioner"), overrides={"training": {"beam_width": 5}}
+    )
+    assert captioner["inference"] == {"beam_width": 5}
+    assert "beam_width" not in captioner["training"]
+
+
+@pytest.mark.parametrize(
+    "name, option",
+    [
+        ("video-classifier", "num_workers"),
+        ("plant-classifier", "data_dir"),
+        ("plant-classifier", "class_names"),
+        ("char-generator", "vocabulary"),
+    ],
+)
+def test_every_option_of_the_data_loader_is_a_data_option(name, option):
+    config = resolve_config(apps.get_app(name), overrides={"data": {option: None}})
+    assert config["data"][option] is None

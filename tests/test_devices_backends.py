@@ -104,7 +104,7 @@ def test_a_model_built_under_the_chosen_precision_runs(seed, precision):
     setup = devices.configure(precision=precision)
     with setup.scope():
         model = build_plant_classifier(
-            input_shape=(16, 16, 3), num_classes=3, depth=1, base_filters=4
+            image_shape=(16, 16, 3), num_classes=3, depth=1, base_filters=4
         )
     images = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3))
     probabilities = model.predict(images.astype("float32"), verbose=0)

@@ -38,10 +38,10 @@ NON_DEFAULT = {
 }  # fmt: skip
 # What the data would give each factory, small (the projects' tests read data).
 TINY_MODEL_ARGS = {
-    "plant-classifier": {"input_shape": (48, 48, 3), "num_classes": 4},
+    "plant-classifier": {"image_shape": (48, 48, 3), "num_classes": 4},
     "sentiment-rnn": {"vocabulary": ["good", "bad"], "num_classes": 2},
     "char-generator": {"vocabulary": list("abc ")},
-    "video-classifier": {"num_frames": 8, "frame_shape": (16, 16, 3),
+    "video-classifier": {"num_frames": 8, "image_shape": (16, 16, 3),
                          "num_classes": 3},
     "image-captioner": {"vocabulary": ["", "[UNK]", "<start>", "<end>", "red"],
                         "image_shape": (40, 40, 3), "max_length": 6},

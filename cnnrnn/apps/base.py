@@ -127,6 +127,10 @@ class App:
         build_model: callable. The keyword-only model factory.
         load_data: callable. `load_data(source, **data_options)` returning
             `cnnrnn.data.common.DataSplits`.
+        data_loaders: tuple of callables. The loaders `load_data` passes
+            its keyword options on to, when it takes `**kwargs` and picks one
+            by source; empty when `load_data` names its options itself. Their
+            keyword arguments are the application's `data` options.
         write_demo_data: callable. `write_demo_data(directory)` writes a
             small learnable data set that `load_data` reads.
         demo_source: str. Path of the data source inside the demo folder
@@ -165,9 +169,9 @@ class App:
             returns facts about the model those factory arguments build (such
             as how many words pretrained vectors cover), printed before
             training and kept in `config.json` under `model_info`.
-        captioner: callable or None. `captioner(model)` returns an object
-            whose `caption(images, **options)` writes captions, for
-            `cnnrnn caption`.
+        caption_files: callable or None. `caption_files(model, paths, config,
+            **options)` returns a `(caption, log_probability)` tuple per
+            image file, for `cnnrnn caption`.
         search_space: dict. The default search space of `cnnrnn tune` (see
             `cnnrnn.tuning.space`): factory argument -> hyperparameter spec,
             whose defaults are the factory's, so a first trial is the template.
@@ -184,6 +188,7 @@ class App:
     predict: Callable
     defaults: dict
     demo: dict = dataclasses.field(default_factory=dict)
+    data_loaders: tuple[Callable, ...] = ()
     model_from_data: tuple[str, ...] = ()
     demo_source: str = ""
     small_demo: dict = dataclasses.field(default_factory=dict)
@@ -194,6 +199,6 @@ class App:
     sampler: Callable | None = None
     evaluation_metrics: Callable | None = None
     model_info: Callable | None = None
-    captioner: Callable | None = None
+    caption_files: Callable | None = None
     search_space: dict = dataclasses.field(default_factory=lambda: dict(COMMON_SPACE))
     backends: tuple[str, ...] = ("tensorflow", "jax", "torch")

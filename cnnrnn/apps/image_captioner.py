@@ -6,16 +6,36 @@ from cnnrnn.apps.base import ACTIVATIONS, COMMON_SPACE, RNN_TYPES, App, Lazy
 from cnnrnn.data.options import STANDARDIZE
 
 
-def predict_captions(model, inputs, config, *, top_k=3):
-    """Captions image files by beam search (`top_k` is unused: one caption each)."""
-    del top_k
+def caption_files(model, paths, config, *, max_length=None, seed=None, **decoding):
+    """Captions image files with a trained captioner.
+
+    Args:
+        model: the trained `keras.Model`.
+        paths: list of image file paths.
+        config: dict. The run's configuration (its image size, and its
+            `inference.beam_width` unless `decoding` gives one).
+        max_length, seed, **decoding: options of `CaptionDecoder.caption`
+            (`decoding`: `beam_width`, `temperature`, `length_penalty`, ...),
+            checked before any image is read.
+
+    Returns:
+        A `(caption, log_probability)` tuple per image.
+    """
     from cnnrnn.data import images
     from cnnrnn.models import image_captioner
 
-    pixels = images.load_image_files(inputs, image_size=config["data"]["image_size"])
-    found = image_captioner.CaptionDecoder(model).caption(
-        pixels, beam_width=config["training"]["beam_width"], return_scores=True
+    decoding = {"beam_width": config["inference"]["beam_width"], **decoding}
+    image_captioner.check_caption_options(**decoding)
+    pixels = images.load_image_files(paths, image_size=config["data"]["image_size"])
+    return image_captioner.CaptionDecoder(model).caption(
+        pixels, **decoding, max_length=max_length, seed=seed, return_scores=True
     )
+
+
+def predict_captions(model, inputs, config, *, top_k=3):
+    """Captions image files by beam search (`top_k` is unused: one caption each)."""
+    del top_k
+    found = caption_files(model, inputs, config)
     return [
         {
             "input": str(path),
@@ -50,9 +70,10 @@ APP = App(
         "training": {
             "epochs": 12,
             "early_stopping_patience": 3,
-            "beam_width": 3,
             "precompute_features": False,
         },
+        # BLEU scores after training and `cnnrnn predict` use beam search.
+        "inference": {"beam_width": 3},
     },
     # 7 M FLOPs per example instead of 27 M; batches of 64 at a faster rate,
     # 3 epochs. 2 cores with AVX-512, seeds 1/2/3: 16.1/16.3/14.4 s of
@@ -72,7 +93,7 @@ APP = App(
     evaluation_metrics=Lazy("cnnrnn.captioning:bleu_metrics"),
     prepare_fine_tuning=Lazy("cnnrnn.models.backbones:prepare_fine_tuning"),
     feature_models=Lazy("cnnrnn.models.image_captioner:feature_models"),
-    captioner=Lazy("cnnrnn.models.image_captioner:CaptionDecoder"),
+    caption_files=caption_files,
     search_space={
         **COMMON_SPACE,
         "encoder_depth": {"min": 2, "max": 4},

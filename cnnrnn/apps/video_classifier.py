@@ -10,7 +10,7 @@ def predict_clips(model, inputs, config, *, top_k=3):
 
     data = config["data"]
     clips = video.load_clip_files(
-        inputs, num_frames=data["num_frames"], frame_size=data["frame_size"]
+        inputs, num_frames=data["num_frames"], image_size=data["image_size"]
     )
     class_names = config["data_info"]["class_names"]
     return classification.predict_classes(
@@ -23,13 +23,17 @@ APP = App(
     summary="video clip -> class (per-frame CNN + LSTM/GRU)",
     build_model=Lazy("cnnrnn.models.video_classifier:build_video_classifier"),
     load_data=Lazy("cnnrnn.data.video:load_videos"),
+    data_loaders=(
+        Lazy("cnnrnn.data.video:load_video_folder"),
+        Lazy("cnnrnn.data.video:load_tfds_videos"),
+    ),
     write_demo_data=Lazy("cnnrnn.demos.video_classifier:write_video_demo"),
-    small_demo={"clips_per_class": 3, "num_frames": 6, "frame_size": 16},
+    small_demo={"clips_per_class": 3, "num_frames": 6, "image_size": 16},
     predict=predict_clips,
     defaults={
         "data": {
             "num_frames": 12,
-            "frame_size": "auto",
+            "image_size": "auto",
             "batch_size": 8,
             "validation_split": 0.15,
             "test_split": 0.15,
@@ -56,11 +60,11 @@ APP = App(
     # same machine; 16x16 frames or faster rates learn the motion on some
     # seeds only).
     demo={
-        "data": {"num_frames": 6, "frame_size": [24, 24]},
+        "data": {"num_frames": 6, "image_size": [24, 24]},
         "model": {"encoder_filters": 8, "frame_differences": False},
         "training": {"epochs": 16},
     },
-    model_from_data=("num_frames", "frame_shape", "num_classes"),
+    model_from_data=("num_frames", "image_shape", "num_classes"),
     reports=(Lazy("cnnrnn.classification:confusion_matrix_report"),),
     prepare_fine_tuning=Lazy("cnnrnn.models.backbones:prepare_fine_tuning"),
     feature_models=Lazy("cnnrnn.models.video_classifier:feature_models"),
@@ -72,8 +76,8 @@ APP = App(
         "activation": ACTIVATIONS,
         "rnn_type": RNN_TYPES,
         "bidirectional": {"boolean": True},
-        "rnn_layers": {"min": 1, "max": 2},
-        "rnn_units": {"values": [32, 64, 128]},
+        "num_layers": {"min": 1, "max": 2},
+        "units": {"values": [32, 64, 128]},
         "frame_differences": {"boolean": True},
     },
 )

@@ -19,7 +19,7 @@ class DataSplits:
         validation: same, or None when there is no validation split.
         test: same, or None when there is no test split.
         model_args: factory arguments fixed by the data, for example
-            `{"input_shape": (64, 64, 3), "num_classes": 4}`.
+            `{"image_shape": (64, 64, 3), "num_classes": 4}`.
         info: JSON-serialisable facts about the data: `class_names`,
             `num_examples` per split, skipped files and other counts.
         extras: dict. Per-split data an application's evaluation needs beyond
@@ -64,6 +64,19 @@ def class_folders(directory, *, what, expected):
             f"{expected}."
         )
     return class_dirs
+
+
+def check_no_tfds_options(source, options):
+    """Raises `DataError` when a folder source is given `data_dir`.
+
+    `data_dir` is where TensorFlow Datasets keeps a `"tfds:NAME"` set; a
+    folder is read where it is.
+    """
+    if options.pop("data_dir", None) is not None:
+        raise DataError(
+            f"data.data_dir is where TensorFlow Datasets sets are kept, but "
+            f"'{source}' is a folder: remove data.data_dir, or pass --data tfds:NAME."
+        )
 
 
 def stratified_split(labels, *, validation_split, test_split, seed):

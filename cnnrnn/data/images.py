@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cnnrnn.data.common import (
     DataSplits,
+    check_no_tfds_options,
     class_folders,
     label_order,
     prepare_tfds_classification,
@@ -68,6 +69,7 @@ def load_images(source, **kwargs):
     if isinstance(source, str) and source.startswith("tfds:"):
         check_choice("on_bad_file", kwargs.pop("on_bad_file", "skip"), _ON_BAD_FILE)
         return load_tfds_images(source.removeprefix("tfds:"), **kwargs)
+    check_no_tfds_options(source, kwargs)
     return load_image_folder(source, **kwargs)
 
 
@@ -119,7 +121,7 @@ def load_image_folder(
         A `DataSplits` whose datasets yield `(images, labels)` batches: float32
         images `(batch, height, width, 3)` with raw pixel values in [0, 255] and
         int32 class ids. A split without examples is None. `model_args` holds
-        `input_shape` and `num_classes`; `info` holds `source`, `class_names`,
+        `image_shape` and `num_classes`; `info` holds `source`, `class_names`,
         `num_examples` per split, `num_skipped`, `skipped_files` (the first 20,
         as `"path: reason"`) and `num_converted`.
 
@@ -574,7 +576,7 @@ def _finish(
         validation=datasets["validation"],
         test=datasets["test"],
         model_args={
-            "input_shape": (height, width, 3),
+            "image_shape": (height, width, 3),
             "num_classes": len(class_names),
         },
         info=info,

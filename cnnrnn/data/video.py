@@ -25,6 +25,7 @@ from PIL import Image, ImageOps
 
 from cnnrnn.data.common import (
     DataSplits,
+    check_no_tfds_options,
     class_folders,
     label_order,
     prepare_tfds_classification,
@@ -51,7 +52,7 @@ _CLIP_KINDS = (
 )
 # Frames must be at least this many pixels high and wide.
 _MIN_FRAME_SIDE = 8
-# Clips whose frame sizes `frame_size="auto"` looks at, spread over the folder.
+# Clips whose frame sizes `image_size="auto"` looks at, spread over the folder.
 _AUTO_SIZE_SAMPLE = 32
 # At most this many skipped clips are listed in `info["skipped_files"]`.
 _MAX_LISTED_SKIPS = 20
@@ -64,7 +65,7 @@ _CACHE_BUDGET_BYTES = 1 << 30
 _SHUFFLE_BUFFER = 256
 
 
-def read_clip(path, *, num_frames=16, frame_size=(64, 64)):
+def read_clip(path, *, num_frames=16, image_size=(64, 64)):
     """Reads one clip as `num_frames` frames picked evenly across the whole clip.
 
     A clip is one of:
@@ -81,7 +82,7 @@ def read_clip(path, *, num_frames=16, frame_size=(64, 64)):
     `round(i * (n - 1) / (num_frames - 1))` for `i = 0 .. num_frames - 1`, so
     the first and the last frame are always kept; a shorter clip keeps all its
     frames, followed by black padding frames. Each kept frame is converted to
-    RGB, resized (aspect ratio kept) until it covers `frame_size`, and
+    RGB, resized (aspect ratio kept) until it covers `image_size`, and
     centre-cropped to it. Only the kept frames of a video are converted and
     resized; a video whose frame count is not in its header is decoded once,
     keeping every frame resized.
@@ -89,7 +90,7 @@ def read_clip(path, *, num_frames=16, frame_size=(64, 64)):
     Args:
         path: str or path. The clip.
         num_frames: int. Frames per clip. Defaults to `16`.
-        frame_size: int or tuple `(height, width)`, each at least 8. Size of
+        image_size: int or tuple `(height, width)`, each at least 8. Size of
             the returned frames. Defaults to `(64, 64)`.
 
     Returns:
@@ -102,12 +103,12 @@ def read_clip(path, *, num_frames=16, frame_size=(64, 64)):
 
     Example:
 
-    >>> frames, mask = read_clip("jump.mp4", num_frames=8, frame_size=112)
+    >>> frames, mask = read_clip("jump.mp4", num_frames=8, image_size=112)
     >>> frames.shape, mask.sum()
     ((8, 112, 112, 3), 8)
     """
     check_positive_int("num_frames", num_frames)
-    size = _frame_size(frame_size)
+    size = _frame_size(image_size)
     path = pathlib.Path(path)
     try:
         return _load_clip(path, num_frames, size)
@@ -134,13 +135,14 @@ def load_videos(source, **kwargs):
 
     Example:
 
-    >>> data = load_videos("tfds:ucf101", num_frames=16, frame_size=112)
+    >>> data = load_videos("tfds:ucf101", num_frames=16, image_size=112)
     >>> data = load_videos("clips/", validation_split=0.2)
     """
     if isinstance(source, str) and source.startswith("tfds:"):
         check_choice("on_bad_file", kwargs.pop("on_bad_file", "skip"), _ON_BAD_FILE)
         _check_num_workers(kwargs.pop("num_workers", None))
         return load_tfds_videos(source.removeprefix("tfds:"), **kwargs)
+    check_no_tfds_options(source, kwargs)
     return load_video_folder(source, **kwargs)
 
 
@@ -148,7 +150,7 @@ def load_video_folder(
     directory,
     *,
     num_frames=16,
-    frame_size=(64, 64),
+    image_size=(64, 64),
     batch_size=8,
     validation_split=0.15,
     test_split=0.15,
@@ -174,7 +176,7 @@ def load_video_folder(
     Args:
         directory: str or path. The folder, laid out as `DIR/<class>/<clip>.mp4`.
         num_frames: int. Frames per clip. Defaults to `16`.
-        frame_size: int, tuple `(height, width)` (each at least 8) or
+        image_size: int, tuple `(height, width)` (each at least 8) or
             `"auto"`. Size every frame is resized and centre-cropped to;
             `"auto"` chooses a square size from the frame sizes of up to 32
             clips (see `cnnrnn.data.images.auto_image_size`) and names it in
@@ -191,7 +193,7 @@ def load_video_folder(
             up front, so `False` behaves like `True`). A folder: each decoded
             clip is saved there as a `.npy` file named after a hash of the
             clip's absolute path, size and modification time, `num_frames` and
-            `frame_size`, and the datasets read the clips from these files;
+            `image_size`, and the datasets read the clips from these files;
             later loads reuse them without decoding. Defaults to `True`.
         num_workers: int or None. Decoding threads. Defaults to None
             (`os.cpu_count()`).
@@ -208,7 +210,7 @@ def load_video_folder(
         `inputs` is `{"frames": float32 (batch, num_frames, height, width, 3)
         raw pixel values in [0, 255], "mask": bool (batch, num_frames)}` and
         `labels` int32 class ids. A split without clips is None. `model_args`
-        holds `num_frames`, `frame_shape` `(height, width, 3)` and
+        holds `num_frames`, `image_shape` `(height, width, 3)` and
         `num_classes`; `info` holds `source`, `class_names`, `num_examples` per
         split, `num_skipped`, `skipped_files` (the first 20, as
         `"path: reason"`), `num_short_clips` (clips padded to `num_frames`),
@@ -228,8 +230,8 @@ def load_video_folder(
     >>> model.fit(data.train, validation_data=data.validation, epochs=5)
     """
     check_positive_int("num_frames", num_frames)
-    auto = frame_size == "auto"
-    size = None if auto else _frame_size(frame_size)
+    auto = image_size == "auto"
+    size = None if auto else _frame_size(image_size)
     check_positive_int("batch_size", batch_size)
     check_split_fractions(validation_split, test_split)
     check_choice("on_bad_file", on_bad_file, _ON_BAD_FILE)
@@ -297,7 +299,7 @@ def load_video_folder(
         "num_short_clips": int((decoded.lengths < num_frames).sum()),
         "num_cached": decoded.num_cached,
         "cache_dir": None if cache_dir is None else str(cache_dir),
-        **({"chosen": {"frame_size": list(size)}} if auto else {}),
+        **({"chosen": {"image_size": list(size)}} if auto else {}),
     }
     return _splits(datasets, num_frames, size, class_names, info)
 
@@ -306,7 +308,7 @@ def load_tfds_videos(
     name,
     *,
     num_frames=16,
-    frame_size=(64, 64),
+    image_size=(64, 64),
     batch_size=8,
     validation_split=0.15,
     test_split=0.15,
@@ -330,7 +332,7 @@ def load_tfds_videos(
         name: str. TensorFlow Datasets name, e.g. `"ucf101"` or
             `"ucf101/ucf101_1_256"`.
         num_frames: int. Frames per clip. Defaults to `16`.
-        frame_size: int or tuple `(height, width)`, each at least 8, or
+        image_size: int or tuple `(height, width)`, each at least 8, or
             `"auto"` (the largest size `auto_image_size` chooses, named in
             `info["chosen"]`). Size every
             frame is resized and centre-cropped to. Defaults to `(64, 64)`.
@@ -363,7 +365,7 @@ def load_tfds_videos(
 
     Example:
 
-    >>> data = load_tfds_videos("ucf101", num_frames=16, frame_size=112)
+    >>> data = load_tfds_videos("ucf101", num_frames=16, image_size=112)
     >>> len(data.info["class_names"])
     101
     """
@@ -372,10 +374,10 @@ def load_tfds_videos(
 
     check_positive_int("num_frames", num_frames)
     chosen = {}
-    if frame_size == "auto":
-        frame_size = AUTO_IMAGE_SIZE_RANGE[1]
-        chosen["frame_size"] = [frame_size, frame_size]
-    size = _frame_size(frame_size)
+    if image_size == "auto":
+        image_size = AUTO_IMAGE_SIZE_RANGE[1]
+        chosen["image_size"] = [image_size, image_size]
+    size = _frame_size(image_size)
     check_positive_int("batch_size", batch_size)
     check_split_fractions(validation_split, test_split)
     cache_dir = _cache_folder(cache)
@@ -452,14 +454,14 @@ def load_tfds_videos(
     return _splits(datasets, num_frames, size, class_names, info)
 
 
-def load_clip_files(paths, *, num_frames=16, frame_size=(64, 64)):
+def load_clip_files(paths, *, num_frames=16, image_size=(64, 64)):
     """Reads clips for prediction, the same way as for training.
 
     Args:
         paths: list of str or paths (or a single one). Each a video file, a
             folder of frame images or a `.npy` array (see `read_clip`).
         num_frames: int. Frames per clip; use the model's. Defaults to `16`.
-        frame_size: int or tuple `(height, width)`. Size of the frames; use the
+        image_size: int or tuple `(height, width)`. Size of the frames; use the
             model's. Defaults to `(64, 64)`.
 
     Returns:
@@ -476,7 +478,7 @@ def load_clip_files(paths, *, num_frames=16, frame_size=(64, 64)):
     >>> model.predict(inputs).argmax(axis=-1)
     """
     check_positive_int("num_frames", num_frames)
-    size = _frame_size(frame_size)
+    size = _frame_size(image_size)
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     paths = [pathlib.Path(path) for path in paths]
@@ -844,7 +846,7 @@ def _splits(datasets, num_frames, size, class_names, info):
         test=datasets["test"],
         model_args={
             "num_frames": num_frames,
-            "frame_shape": (*size, 3),
+            "image_shape": (*size, 3),
             "num_classes": len(class_names),
         },
         info=info,
@@ -911,11 +913,11 @@ def _frame_sizes(clips):
     return sizes
 
 
-def _frame_size(frame_size):
-    if isinstance(frame_size, numbers.Integral):
-        size = (frame_size, frame_size)
+def _frame_size(image_size):
+    if isinstance(image_size, numbers.Integral):
+        size = (image_size, image_size)
     else:
-        size = tuple(frame_size) if isinstance(frame_size, list | tuple) else ()
+        size = tuple(image_size) if isinstance(image_size, list | tuple) else ()
     if len(size) != 2 or not all(
         isinstance(n, numbers.Integral)
         and not isinstance(n, bool)
@@ -923,7 +925,7 @@ def _frame_size(frame_size):
         for n in size
     ):
         raise DataError(
-            f"Received: frame_size={frame_size!r}. Expected an int >= "
+            f"Received: image_size={image_size!r}. Expected an int >= "
             f"{_MIN_FRAME_SIDE} or a tuple (height, width) of ints >= "
             f"{_MIN_FRAME_SIDE}."
         )

@@ -16,7 +16,7 @@ _VIDEO_FRAME_RATE = 10
 
 
 def write_video_demo(
-    directory, *, clips_per_class=150, num_frames=20, frame_size=32, seed=0
+    directory, *, clips_per_class=150, num_frames=20, image_size=32, seed=0
 ):
     """Writes a generated video-folder data set of moving shapes, one folder per class.
 
@@ -38,7 +38,7 @@ def write_video_demo(
         directory: str or path. Folder to create; it must be absent or empty.
         clips_per_class: int. Clips per class. Defaults to `150`.
         num_frames: int, at least 2. Frames per clip. Defaults to `20`.
-        frame_size: int. Width and height of the square frames; an even number
+        image_size: int. Width and height of the square frames; an even number
             of at least 16. Defaults to `32`.
         seed: int. Seed of the generator. Defaults to `0`.
 
@@ -58,15 +58,15 @@ def write_video_demo(
     """
     check_positive_int("clips_per_class", clips_per_class)
     check_positive_int("num_frames", num_frames)
-    check_positive_int("frame_size", frame_size)
+    check_positive_int("image_size", image_size)
     if num_frames < 2:
         raise DataError(
             f"Received: num_frames={num_frames!r}. Expected an integer >= 2: "
             "motion needs at least two frames."
         )
-    if frame_size < 16 or frame_size % 2:
+    if image_size < 16 or image_size % 2:
         raise DataError(
-            f"Received: frame_size={frame_size!r}. Expected an even integer >= 16 "
+            f"Received: image_size={image_size!r}. Expected an even integer >= 16 "
             "(the video encoder needs an even size)."
         )
     directory = pathlib.Path(directory)
@@ -76,7 +76,7 @@ def write_video_demo(
             for index in range(clips_per_class):
                 rng = np.random.default_rng([seed, label, index])
                 frames = _moving_shape_clip(
-                    _VIDEO_DIRECTIONS[class_name], num_frames, frame_size, rng
+                    _VIDEO_DIRECTIONS[class_name], num_frames, image_size, rng
                 )
                 _write_mp4(
                     staging / class_name / f"{class_name}_{index:03d}.mp4", frames

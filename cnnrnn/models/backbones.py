@@ -107,7 +107,7 @@ def check_image_encoder(name, encoder, *, weights):
 
 
 def backbone_features(
-    x, backbone, *, weights, train_backbone, input_shape, name, pooling="avg"
+    x, backbone, *, weights, train_backbone, image_shape, name, pooling="avg"
 ):
     """Applies a `keras.applications` backbone to raw pixels, then pools.
 
@@ -127,7 +127,7 @@ def backbone_features(
             ImageNet file (`$KERAS_HOME/models`, downloaded when missing and
             online), or the path of a weights file.
         train_backbone: bool. Whether the backbone is trainable.
-        input_shape: tuple of 3 ints. `(height, width, 3)`, at least
+        image_shape: tuple of 3 ints. `(height, width, 3)`, at least
             `MIN_BACKBONE_SIZE` high and wide.
         name: str. Prefix of the layer names.
         pooling: `"avg"` or None. None keeps the grid of features. Defaults
@@ -149,7 +149,7 @@ def backbone_features(
     ...     "mobilenet_v3_small",
     ...     weights=None,
     ...     train_backbone=False,
-    ...     input_shape=(32, 32, 3),
+    ...     image_shape=(32, 32, 3),
     ...     name="demo",
     ... ).shape
     (None, 576)
@@ -160,7 +160,7 @@ def backbone_features(
         application,
         weights=weights,
         include_top=False,
-        input_shape=input_shape,
+        input_shape=image_shape,
         pooling=pooling,
         **options,
     )
@@ -296,7 +296,7 @@ def prepare_fine_tuning(model, *, learning_rate):
     Example:
 
     >>> model = build_plant_classifier(
-    ...     input_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v3_small"
+    ...     image_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v3_small"
     ... )
     >>> prepare_fine_tuning(model, learning_rate=1e-5)
     True

@@ -257,9 +257,9 @@ def build_image_captioner(
     vocab_size=None,
     vocabulary=None,
     vectorizer=None,
-    encoder="small_cnn",
+    backbone="small_cnn",
     weights=None,
-    train_encoder=True,
+    train_backbone=True,
     encoder_depth=3,
     encoder_filters=16,
     embedding_dim=64,
@@ -284,7 +284,7 @@ def build_image_captioner(
     one (teacher forcing). It is made of:
 
     1. The encoder, giving a grid of image features: with
-       `encoder="small_cnn"`, rescaling to `[0, 1]` and `encoder_depth`
+       `backbone="small_cnn"`, rescaling to `[0, 1]` and `encoder_depth`
        convolution blocks (see `cnnrnn.models.layers.conv_block`) with
        `encoder_filters * 2**i` filters; with the name of a `keras.applications`
        backbone, its own preprocessing and the backbone without its top
@@ -312,12 +312,12 @@ def build_image_captioner(
         vectorizer: a `keras.layers.TextVectorization` whose vocabulary
             starts with `SPECIAL_TOKENS`, or None: its vocabulary is used.
             Give exactly one of `vocab_size`, `vocabulary` and `vectorizer`.
-        encoder: str. `"small_cnn"`, one of
+        backbone: str. `"small_cnn"`, one of
             `cnnrnn.models.backbones.BACKBONES` or any `keras.applications`
             model name. Defaults to `"small_cnn"`.
         weights: None, `"imagenet"` (Keras's cached ImageNet weights) or the
             path of a weights file (a backbone only). Defaults to None.
-        train_encoder: bool. Whether the encoder is trained. Defaults to True.
+        train_backbone: bool. Whether the encoder is trained. Defaults to True.
         encoder_depth: int. Convolution blocks of the small CNN. Defaults
             to 3.
         encoder_filters: int. Filters of the small CNN's first block,
@@ -365,9 +365,9 @@ def build_image_captioner(
     image_shape = tuple(image_shape)
     _validate(
         image_shape=image_shape,
-        encoder=encoder,
+        backbone=backbone,
         weights=weights,
-        train_encoder=train_encoder,
+        train_backbone=train_backbone,
         encoder_depth=encoder_depth,
         encoder_filters=encoder_filters,
         embedding_dim=embedding_dim,
@@ -385,9 +385,9 @@ def build_image_captioner(
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     grid = _encoder(
         images,
-        encoder=encoder,
+        backbone=backbone,
         weights=weights,
-        train_encoder=train_encoder,
+        train_backbone=train_backbone,
         encoder_depth=encoder_depth,
         encoder_filters=encoder_filters,
         image_shape=image_shape,
@@ -690,7 +690,7 @@ class CaptionDecoder:
 def feature_models(model, *, learning_rate=None):
     """Splits an image captioner for training on precomputed encoder features.
 
-    With a frozen backbone encoder (`train_encoder=False`) the grid of
+    With a frozen backbone encoder (`train_backbone=False`) the grid of
     features of every image never changes, so it can be computed once
     (`image_features`) and the decoder trained on it (`head`): no backbone
     pass per epoch. `head` shares its weights with `model`: fitting it trains
@@ -698,7 +698,7 @@ def feature_models(model, *, learning_rate=None):
 
     Args:
         model: `keras.Model` made by `build_image_captioner` with a
-            `keras.applications` encoder and `train_encoder=False`.
+            `keras.applications` encoder and `train_backbone=False`.
         learning_rate: float or None. Learning rate of `head`, positive, or
             None for the one of `model`'s optimizer. Defaults to None.
 
@@ -715,7 +715,7 @@ def feature_models(model, *, learning_rate=None):
     Example:
 
     >>> model = build_image_captioner(
-    ...     vocab_size=20, encoder="mobilenet_v1_0.25", train_encoder=False
+    ...     vocab_size=20, backbone="mobilenet_v1_0.25", train_backbone=False
     ... )
     >>> image_features, head = feature_models(model)
     >>> image_features.output_shape
@@ -727,8 +727,8 @@ def feature_models(model, *, learning_rate=None):
     if backbone is None or backbone.trainable_weights:
         raise ValueError(
             "Precomputing features needs an image captioner with a frozen "
-            "backbone encoder: build with encoder=<a keras.applications model> "
-            f"and train_encoder=False. Received: model={model.name!r}"
+            "backbone encoder: build with backbone=<a keras.applications model> "
+            f"and train_backbone=False. Received: model={model.name!r}"
         )
     grid = layers[f"{model.name}_grid"].input
     image_features = keras.Model(
@@ -899,9 +899,9 @@ def _vocabulary(vocab_size, vocabulary, vectorizer):
 def _encoder(
     images,
     *,
-    encoder,
+    backbone,
     weights,
-    train_encoder,
+    train_backbone,
     encoder_depth,
     encoder_filters,
     image_shape,
@@ -909,13 +909,13 @@ def _encoder(
     name,
 ):
     """The grid of image features, `(batch, rows, columns, channels)`."""
-    if encoder != "small_cnn":
+    if backbone != "small_cnn":
         return backbone_features(
             images,
-            encoder,
+            backbone,
             weights=weights,
-            train_backbone=train_encoder,
-            input_shape=image_shape,
+            train_backbone=train_backbone,
+            image_shape=image_shape,
             name=name,
             pooling=None,
         )
@@ -933,9 +933,9 @@ def _encoder(
 def _validate(
     *,
     image_shape,
-    encoder,
+    backbone,
     weights,
-    train_encoder,
+    train_backbone,
     encoder_depth,
     encoder_filters,
     embedding_dim,
@@ -950,8 +950,8 @@ def _validate(
     activation,
 ):
     check_image_shape("image_shape", image_shape)
-    check_image_encoder("encoder", encoder, weights=weights)
-    check_bool("train_encoder", train_encoder)
+    check_image_encoder("backbone", backbone, weights=weights)
+    check_bool("train_backbone", train_backbone)
     check_int("encoder_depth", encoder_depth)
     check_int("encoder_filters", encoder_filters)
     check_int("embedding_dim", embedding_dim)
@@ -963,11 +963,11 @@ def _validate(
     check_positive("learning_rate", learning_rate)
     check_optimizer(optimizer, weight_decay)
     check_activation(activation)
-    backbone = encoder != "small_cnn"
-    min_size = MIN_BACKBONE_SIZE if backbone else 2**encoder_depth
+    pretrained = backbone != "small_cnn"
+    min_size = MIN_BACKBONE_SIZE if pretrained else 2**encoder_depth
     if min(image_shape[:2]) < min_size:
         reason = (
-            f"encoder={encoder!r}" if backbone else f"encoder_depth={encoder_depth}"
+            f"backbone={backbone!r}" if pretrained else f"encoder_depth={encoder_depth}"
         )
         raise ValueError(
             f"Images must be at least {min_size}x{min_size} with {reason}. "

@@ -22,7 +22,7 @@ from cnnrnn.models.layers import ImageAugmentation, classifier_model, conv_block
 
 def build_plant_classifier(
     *,
-    input_shape=(64, 64, 3),
+    image_shape=(64, 64, 3),
     num_classes,
     backbone=None,
     weights=None,
@@ -54,7 +54,7 @@ def build_plant_classifier(
     also works under a `"mixed_float16"` dtype policy.
 
     Args:
-        input_shape: tuple of 3 ints. `(height, width, 3)`; at least 32x32
+        image_shape: tuple of 3 ints. `(height, width, 3)`; at least 32x32
             with a backbone, at least `2**depth` without. Defaults to
             `(64, 64, 3)`.
         num_classes: int. Number of classes, at least 2.
@@ -101,12 +101,12 @@ def build_plant_classifier(
 
     Example:
 
-    >>> model = build_plant_classifier(input_shape=(32, 32, 3), num_classes=4)
+    >>> model = build_plant_classifier(image_shape=(32, 32, 3), num_classes=4)
     >>> model.output_shape
     (None, 4)
     """
     _validate(
-        input_shape=input_shape,
+        image_shape=image_shape,
         num_classes=num_classes,
         backbone=backbone,
         weights=weights,
@@ -118,9 +118,9 @@ def build_plant_classifier(
     check_optimizer(optimizer, weight_decay)
     check_activation(activation)
     name = name or "plant_classifier"
-    input_shape = tuple(input_shape)
+    image_shape = tuple(image_shape)
 
-    inputs = keras.Input(shape=input_shape, name="images")
+    inputs = keras.Input(shape=image_shape, name="images")
     x = ImageAugmentation(name=f"{name}_augmentation")(inputs) if augment else inputs
     if backbone is None:
         x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(x)
@@ -138,7 +138,7 @@ def build_plant_classifier(
             backbone,
             weights=weights,
             train_backbone=train_backbone,
-            input_shape=input_shape,
+            image_shape=image_shape,
             name=name,
         )
     return classifier_model(
@@ -183,7 +183,7 @@ def feature_models(model, *, learning_rate=None):
     Example:
 
     >>> model = build_plant_classifier(
-    ...     input_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v1_0.25"
+    ...     image_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v1_0.25"
     ... )
     >>> image_features, head = feature_models(model)
     >>> image_features.output_shape
@@ -214,7 +214,7 @@ def feature_models(model, *, learning_rate=None):
 
 
 def _validate(
-    *, input_shape, num_classes, backbone, weights, depth, base_filters, dropout
+    *, image_shape, num_classes, backbone, weights, depth, base_filters, dropout
 ):
     check_int("num_classes", num_classes, minimum=2)
     if backbone is not None:
@@ -228,11 +228,11 @@ def _validate(
     check_int("depth", depth)
     check_int("base_filters", base_filters)
     check_fraction("dropout", dropout)
-    check_image_shape("input_shape", input_shape)
+    check_image_shape("image_shape", image_shape)
     min_size = MIN_BACKBONE_SIZE if backbone else 2**depth
-    if min(input_shape[:2]) < min_size:
+    if min(image_shape[:2]) < min_size:
         reason = f"backbone={backbone!r}" if backbone else f"depth={depth}"
         raise ValueError(
             f"Images must be at least {min_size}x{min_size} with {reason}. "
-            f"Received: input_shape={input_shape!r}"
+            f"Received: image_shape={image_shape!r}"
         )

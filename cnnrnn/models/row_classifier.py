@@ -16,7 +16,7 @@ from cnnrnn.models.layers import RNN_LAYERS, RNN_TYPES, classifier_model
 
 def build_row_rnn_classifier(
     *,
-    input_shape,
+    image_shape,
     num_classes,
     rnn_type="lstm",
     units=128,
@@ -41,7 +41,7 @@ def build_row_rnn_classifier(
     dropout, so they run on the fast cuDNN kernels on a GPU.
 
     Args:
-        input_shape: tuple of 3 ints. `(height, width, 3)`.
+        image_shape: tuple of 3 ints. `(height, width, 3)`.
         num_classes: int. Number of classes, at least 2.
         rnn_type: str. `"lstm"` or `"gru"`. Defaults to `"lstm"`.
         units: int. Units of every recurrent layer (per direction), at least
@@ -75,12 +75,12 @@ def build_row_rnn_classifier(
     Example:
 
     >>> model = build_row_rnn_classifier(
-    ...     input_shape=(8, 8, 3), num_classes=10, rnn_type="gru"
+    ...     image_shape=(8, 8, 3), num_classes=10, rnn_type="gru"
     ... )
     >>> model.output_shape
     (None, 10)
     """
-    check_image_shape("input_shape", input_shape)
+    check_image_shape("image_shape", image_shape)
     check_int("num_classes", num_classes, minimum=2)
     check_choice("rnn_type", rnn_type, RNN_TYPES)
     check_int("units", units)
@@ -90,9 +90,9 @@ def build_row_rnn_classifier(
     check_positive("learning_rate", learning_rate)
     check_optimizer(optimizer, weight_decay)
     name = name or "row_classifier"
-    height, width, channels = input_shape
+    height, width, channels = image_shape
 
-    inputs = keras.Input(shape=tuple(input_shape), name="images")
+    inputs = keras.Input(shape=tuple(image_shape), name="images")
     x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(inputs)
     x = keras.layers.Reshape((height, width * channels), name=f"{name}_rows")(x)
     for i in range(1, num_layers + 1):

@@ -110,7 +110,7 @@ class FrameDistributed(keras.layers.TimeDistributed):
 
     Args:
         layer: `keras.layers.Layer` (such as a `keras.Model`) mapping
-            `(batch, *frame_shape)` to `(batch, *feature_shape)`.
+            `(batch, *image_shape)` to `(batch, *feature_shape)`.
         **kwargs: base layer keyword arguments, such as `name`.
 
     Example:
@@ -138,11 +138,11 @@ class FrameDistributed(keras.layers.TimeDistributed):
 def build_video_classifier(
     *,
     num_frames=16,
-    frame_shape=(64, 64, 3),
+    image_shape=(64, 64, 3),
     num_classes,
-    frame_encoder="small_cnn",
+    backbone="small_cnn",
     weights=None,
-    train_encoder=True,
+    train_backbone=True,
     frame_differences=False,
     augment=False,
     encoder_depth=3,
@@ -150,8 +150,8 @@ def build_video_classifier(
     encoder_units=128,
     rnn_type="lstm",
     bidirectional=False,
-    rnn_layers=1,
-    rnn_units=64,
+    num_layers=1,
+    units=64,
     dropout=0.3,
     learning_rate=1e-3,
     optimizer="adam",
@@ -169,7 +169,7 @@ def build_video_classifier(
     a frozen encoder can be precomputed (see `feature_models`):
 
     1. `f"{name}_frame_encoder"`, a `keras.Model` mapping one frame to a
-       feature vector. With `frame_encoder="small_cnn"`: rescaling to
+       feature vector. With `backbone="small_cnn"`: rescaling to
        `[0, 1]`, `encoder_depth` convolution blocks (see
        `cnnrnn.models.layers.conv_block`) with `encoder_filters * 2**i`
        filters, then the flattened feature map through a `Dense` layer of
@@ -184,31 +184,31 @@ def build_video_classifier(
        applying the encoder to every frame: `(batch, num_frames, features)`.
     3. `f"{name}_sequence_head"`, a `keras.Model` taking
        `{"features": (batch, num_frames, features), "mask": (batch,
-       num_frames)}`: `rnn_layers` LSTM or GRU layers (optionally
+       num_frames)}`: `num_layers` LSTM or GRU layers (optionally
        bidirectional), all called with the mask, so the padding frames are
        skipped and a clip gets the same prediction whatever its padding
        frames hold; the last one returns its final state only. Then a
        dropout layer and a float32 softmax `Dense` layer, so the model also
        works under a `"mixed_float16"` dtype policy.
 
-    With `train_encoder=False` the encoder is frozen and always runs in
+    With `train_backbone=False` the encoder is frozen and always runs in
     inference mode. Every clip needs at least one unmasked frame.
 
     Args:
         num_frames: int. Frames per clip, at least 1. Defaults to 16.
-        frame_shape: tuple of 3 ints. `(height, width, 3)`; at least 32x32
+        image_shape: tuple of 3 ints. A frame's `(height, width, 3)`; at least 32x32
             with a `keras.applications` encoder, at least
             `2**encoder_depth` with `"small_cnn"`. Defaults to `(64, 64, 3)`.
         num_classes: int. Number of classes, at least 2.
-        frame_encoder: str. `"small_cnn"`, one of
+        backbone: str. `"small_cnn"`, one of
             `cnnrnn.models.backbones.BACKBONES` (`"mobilenet_v1_0.25"`,
             `"mobilenet_v2"`, ...) or any `keras.applications` model name
             (`"ResNet50"`, ...). Defaults to `"small_cnn"`.
         weights: str or None. `"imagenet"` for Keras's cached ImageNet
             weights (`$KERAS_HOME/models`), the path of a weights file, or
             None for random ones. Needs a `keras.applications`
-            `frame_encoder`. Defaults to None.
-        train_encoder: bool. Whether the frame encoder is trainable. Set it
+            `backbone`. Defaults to None.
+        train_backbone: bool. Whether the frame encoder is trainable. Set it
             to False with pretrained weights to train only the recurrent
             head (and to precompute the frame features with
             `feature_models`). Defaults to True.
@@ -231,9 +231,9 @@ def build_video_classifier(
         rnn_type: str. `"lstm"` or `"gru"`. Defaults to `"lstm"`.
         bidirectional: bool. Whether every recurrent layer reads the clip in
             both directions (`keras.layers.Bidirectional`). Defaults to False.
-        rnn_layers: int. Number of stacked recurrent layers, at least 1.
+        num_layers: int. Number of stacked recurrent layers, at least 1.
             Defaults to 1.
-        rnn_units: int. Units of every recurrent layer (per direction), at
+        units: int. Units of every recurrent layer (per direction), at
             least 1. Defaults to 64.
         dropout: float. Dropout rate before the classifier, in `[0, 1)`.
             Defaults to 0.3.
@@ -264,18 +264,18 @@ def build_video_classifier(
     Example:
 
     >>> model = build_video_classifier(
-    ...     num_frames=4, frame_shape=(16, 16, 3), num_classes=3
+    ...     num_frames=4, image_shape=(16, 16, 3), num_classes=3
     ... )
     >>> model.output_shape
     (None, 3)
     """
     shared = {
         "num_frames": num_frames,
-        "frame_shape": frame_shape,
+        "image_shape": image_shape,
         "num_classes": num_classes,
-        "frame_encoder": frame_encoder,
+        "backbone": backbone,
         "weights": weights,
-        "train_encoder": train_encoder,
+        "train_backbone": train_backbone,
         "frame_differences": frame_differences,
         "augment": augment,
         "encoder_depth": encoder_depth,
@@ -290,17 +290,17 @@ def build_video_classifier(
     _validate_encoder(**shared)
     check_choice("rnn_type", rnn_type, RNN_TYPES)
     check_bool("bidirectional", bidirectional)
-    check_int("rnn_layers", rnn_layers)
-    check_int("rnn_units", rnn_units)
+    check_int("num_layers", num_layers)
+    check_int("units", units)
     check_bool("compile", compile)
     name = name or "video_classifier"
 
     def recurrent_layers(features, mask):
         x = features
-        for i in range(1, rnn_layers + 1):
+        for i in range(1, num_layers + 1):
             rnn = RNN_LAYERS[rnn_type](
-                rnn_units,
-                return_sequences=i < rnn_layers,
+                units,
+                return_sequences=i < num_layers,
                 name=f"{name}_{rnn_type}{i}" if bidirectional else f"{name}_rnn{i}",
             )
             if bidirectional:
@@ -314,11 +314,11 @@ def build_video_classifier(
 def build_frame_average_classifier(
     *,
     num_frames=16,
-    frame_shape=(64, 64, 3),
+    image_shape=(64, 64, 3),
     num_classes,
-    frame_encoder="small_cnn",
+    backbone="small_cnn",
     weights=None,
-    train_encoder=True,
+    train_backbone=True,
     frame_differences=False,
     augment=False,
     encoder_depth=3,
@@ -345,15 +345,15 @@ def build_frame_average_classifier(
 
     Args:
         num_frames: int. Frames per clip, at least 1. Defaults to 16.
-        frame_shape: tuple of 3 ints. `(height, width, 3)`; at least 32x32
+        image_shape: tuple of 3 ints. A frame's `(height, width, 3)`; at least 32x32
             with a `keras.applications` encoder, at least
             `2**encoder_depth` with `"small_cnn"`. Defaults to `(64, 64, 3)`.
         num_classes: int. Number of classes, at least 2.
-        frame_encoder: str. `"small_cnn"` or a `keras.applications` backbone
+        backbone: str. `"small_cnn"` or a `keras.applications` backbone
             (see `build_video_classifier`). Defaults to `"small_cnn"`.
         weights: str or None. `"imagenet"`, a weights file or None. Needs
-            a `keras.applications` `frame_encoder`. Defaults to None.
-        train_encoder: bool. Whether the frame encoder is trainable.
+            a `keras.applications` `backbone`. Defaults to None.
+        train_backbone: bool. Whether the frame encoder is trainable.
             Defaults to True.
         frame_differences: bool. As in `build_video_classifier`. Defaults to
             False.
@@ -393,18 +393,18 @@ def build_frame_average_classifier(
     Example:
 
     >>> model = build_frame_average_classifier(
-    ...     num_frames=4, frame_shape=(16, 16, 3), num_classes=3
+    ...     num_frames=4, image_shape=(16, 16, 3), num_classes=3
     ... )
     >>> model.output_shape
     (None, 3)
     """
     shared = {
         "num_frames": num_frames,
-        "frame_shape": frame_shape,
+        "image_shape": image_shape,
         "num_classes": num_classes,
-        "frame_encoder": frame_encoder,
+        "backbone": backbone,
         "weights": weights,
-        "train_encoder": train_encoder,
+        "train_backbone": train_backbone,
         "frame_differences": frame_differences,
         "augment": augment,
         "encoder_depth": encoder_depth,
@@ -430,7 +430,7 @@ def build_frame_average_classifier(
 def feature_models(model, *, learning_rate=None):
     """Splits a video classifier for training on precomputed frame features.
 
-    With a frozen frame encoder (`train_encoder=False`) the features of every
+    With a frozen frame encoder (`train_backbone=False`) the features of every
     frame never change, so they can be computed once (`frame_features`) and
     the sequence head trained on them (`head`), which is much faster than
     running the encoder on every frame in every epoch. `head` shares its
@@ -439,7 +439,7 @@ def feature_models(model, *, learning_rate=None):
 
     Args:
         model: `keras.Model` made by `build_video_classifier` or
-            `build_frame_average_classifier` with `train_encoder=False`.
+            `build_frame_average_classifier` with `train_backbone=False`.
         learning_rate: float or None. Learning rate of `head`, positive, or
             None for the one of `model`'s optimizer. Defaults to None.
 
@@ -464,8 +464,8 @@ def feature_models(model, *, learning_rate=None):
     Example:
 
     >>> model = build_video_classifier(
-    ...     num_frames=4, frame_shape=(16, 16, 3), num_classes=2,
-    ...     train_encoder=False,
+    ...     num_frames=4, image_shape=(16, 16, 3), num_classes=2,
+    ...     train_backbone=False,
     ... )
     >>> frame_features, head = feature_models(model)
     >>> frame_features.output_shape
@@ -489,7 +489,7 @@ def feature_models(model, *, learning_rate=None):
     if encoded.trainable_weights:
         raise ValueError(
             "Precomputing features needs a frozen encoder: build with "
-            f"train_encoder=False. Received: a model whose frame encoder "
+            f"train_backbone=False. Received: a model whose frame encoder "
             f"{encoded.layer.name!r} has {len(encoded.trainable_weights)} "
             "trainable weights"
         )
@@ -508,11 +508,11 @@ def _build(
     sequence_layers,
     *,
     num_frames,
-    frame_shape,
+    image_shape,
     num_classes,
-    frame_encoder,
+    backbone,
     weights,
-    train_encoder,
+    train_backbone,
     frame_differences,
     augment,
     encoder_depth,
@@ -527,14 +527,14 @@ def _build(
     name,
 ):
     """Frame encoder, `FrameDistributed`, then `sequence_layers` in the head."""
-    frame_shape = tuple(frame_shape)
+    image_shape = tuple(image_shape)
     # A backbone takes 3 channels: it gets the differences of its features.
-    pixel_differences = frame_differences and frame_encoder == "small_cnn"
+    pixel_differences = frame_differences and backbone == "small_cnn"
     encoder = _frame_encoder(
-        frame_shape=(*frame_shape[:2], frame_shape[2] * (1 + pixel_differences)),
-        frame_encoder=frame_encoder,
+        image_shape=(*image_shape[:2], image_shape[2] * (1 + pixel_differences)),
+        backbone=backbone,
         weights=weights,
-        train_encoder=train_encoder,
+        train_backbone=train_backbone,
         encoder_depth=encoder_depth,
         encoder_filters=encoder_filters,
         encoder_units=encoder_units,
@@ -557,7 +557,7 @@ def _build(
         {"features": features, "mask": mask}, outputs, name=f"{name}_sequence_head"
     )
 
-    frames = keras.Input(shape=(num_frames, *frame_shape), name="frames")
+    frames = keras.Input(shape=(num_frames, *image_shape), name="frames")
     mask = keras.Input(shape=(num_frames,), dtype="bool", name="mask")
     x = frames
     if augment:
@@ -576,10 +576,10 @@ def _build(
 
 def _frame_encoder(
     *,
-    frame_shape,
-    frame_encoder,
+    image_shape,
+    backbone,
     weights,
-    train_encoder,
+    train_backbone,
     encoder_depth,
     encoder_filters,
     encoder_units,
@@ -587,8 +587,8 @@ def _frame_encoder(
     name,
 ):
     """The `keras.Model` mapping one raw frame to its feature vector."""
-    frame = keras.Input(shape=frame_shape, name="frame")
-    if frame_encoder == "small_cnn":
+    frame = keras.Input(shape=image_shape, name="frame")
+    if backbone == "small_cnn":
         x = keras.layers.Rescaling(1 / 255, name=f"{name}_rescaling")(frame)
         for i in range(encoder_depth):
             x = conv_block(
@@ -606,25 +606,25 @@ def _frame_encoder(
     else:
         x = backbone_features(
             frame,
-            frame_encoder,
+            backbone,
             weights=weights,
-            train_backbone=train_encoder,
-            input_shape=frame_shape,
+            train_backbone=train_backbone,
+            image_shape=image_shape,
             name=name,
         )
     encoder = keras.Model(frame, x, name=f"{name}_frame_encoder")
-    encoder.trainable = train_encoder
+    encoder.trainable = train_backbone
     return encoder
 
 
 def _validate_encoder(
     *,
     num_frames,
-    frame_shape,
+    image_shape,
     num_classes,
-    frame_encoder,
+    backbone,
     weights,
-    train_encoder,
+    train_backbone,
     frame_differences,
     augment,
     encoder_depth,
@@ -637,10 +637,10 @@ def _validate_encoder(
     activation,
 ):
     check_int("num_frames", num_frames)
-    check_image_shape("frame_shape", frame_shape)
+    check_image_shape("image_shape", image_shape)
     check_int("num_classes", num_classes, minimum=2)
-    check_image_encoder("frame_encoder", frame_encoder, weights=weights)
-    check_bool("train_encoder", train_encoder)
+    check_image_encoder("backbone", backbone, weights=weights)
+    check_bool("train_backbone", train_backbone)
     check_bool("frame_differences", frame_differences)
     check_bool("augment", augment)
     check_int("encoder_depth", encoder_depth)
@@ -650,15 +650,13 @@ def _validate_encoder(
     check_positive("learning_rate", learning_rate)
     check_optimizer(optimizer, weight_decay)
     check_activation(activation)
-    backbone = frame_encoder != "small_cnn"
-    min_size = MIN_BACKBONE_SIZE if backbone else 2**encoder_depth
-    if min(frame_shape[:2]) < min_size:
+    pretrained = backbone != "small_cnn"
+    min_size = MIN_BACKBONE_SIZE if pretrained else 2**encoder_depth
+    if min(image_shape[:2]) < min_size:
         reason = (
-            f"frame_encoder={frame_encoder!r}"
-            if backbone
-            else f"encoder_depth={encoder_depth}"
+            f"backbone={backbone!r}" if pretrained else f"encoder_depth={encoder_depth}"
         )
         raise ValueError(
             f"Frames must be at least {min_size}x{min_size} with {reason}. "
-            f"Received: frame_shape={tuple(frame_shape)!r}"
+            f"Received: image_shape={tuple(image_shape)!r}"
         )

@@ -39,7 +39,7 @@ from rich.table import Table
 
 from cnnrnn.apps import get_app
 from cnnrnn.bundled import bundled_dir
-from cnnrnn.config import resolve_config
+from cnnrnn.config import SECTIONS, current_names, resolve_config
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning.space import check_default, describe, merge_space
 
@@ -56,16 +56,7 @@ SEARCH_DEFAULTS = {
     "hyperband_factor": 3,
     "retrain_best": True,
 }
-_TOP_LEVEL = {
-    "app",
-    "output",
-    "search",
-    "space",
-    "data",
-    "model",
-    "training",
-    "devices",
-}
+_TOP_LEVEL = {"app", "output", "search", "space", *SECTIONS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +150,9 @@ def make_job(table, *, path=None, output=None):
     if "app" not in table:
         raise CnnrnnError(f'{where} names no application: add app = "NAME".')
     app = get_app(table["app"])
-    for section in ("search", "space", "data", "model", "training", "devices"):
+    table = current_names(table)
+    table["space"] = current_names({"model": table.get("space", {})})["model"]
+    for section in ("search", "space", *SECTIONS):
         if not isinstance(table.get(section, {}), dict):
             raise CnnrnnError(
                 f"{where}: {section} must be a table, e.g. [{section}] on its "
@@ -170,9 +163,7 @@ def make_job(table, *, path=None, output=None):
     config = resolve_config(
         app,
         file_config={
-            section: table[section]
-            for section in ("data", "model", "training", "devices")
-            if section in table
+            section: table[section] for section in SECTIONS if section in table
         },
     )
     factory_arguments = set(inspect.signature(app.build_model).parameters) - set(

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from cnnrnn import devices, runs, training
 from cnnrnn.apps import check_backend
+from cnnrnn.config import current_names
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.progress import RichProgress
 from cnnrnn.tuning import cluster, distributed, results, workarounds
@@ -315,7 +316,7 @@ def _retrain_best(job, output, console):
     run_dir = output / BEST_RUN_DIR
     if runs.is_finished(run_dir):
         return str(run_dir)
-    config = runs.read_json(output / results.BEST_CONFIG_FILE)
+    config = current_names(runs.read_json(output / results.BEST_CONFIG_FILE))
     config = {**config, "app": job.app.name}
     console.print(f"Training the best configuration into {run_dir}.")
     training.train(job.app, config=config, run_dir=run_dir, console=console)

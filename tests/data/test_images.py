@@ -54,7 +54,7 @@ def test_folder_batches_shapes_dtypes_and_labels(image_folder):
     assert sum(counts.values()) == 24 and min(counts.values()) >= 3
     assert len(collect(data.validation)[1]) == counts["validation"]
     assert len(collect(data.test)[1]) == counts["test"]
-    assert data.model_args == {"input_shape": (12, 12, 3), "num_classes": 3}
+    assert data.model_args == {"image_shape": (12, 12, 3), "num_classes": 3}
     assert data.info["class_names"] == ["daisy", "rose", "tulip"]
     assert data.info["num_skipped"] == 0 and data.info["num_converted"] == 0
     json.dumps(data.info)
@@ -81,7 +81,7 @@ def test_folder_auto_image_size_is_chosen_from_the_images(tmp_path, seed):
         write_images(tmp_path / name, 3, seed=seed + offset, size=50)
     data = load_image_folder(tmp_path, image_size="auto", batch_size=8)
     assert data.info["chosen"] == {"image_size": [48, 48]}
-    assert data.model_args["input_shape"] == (48, 48, 3)
+    assert data.model_args["image_shape"] == (48, 48, 3)
     assert collect(data.train)[0].shape[1:] == (48, 48, 3)
     assert "chosen" not in load_image_folder(tmp_path, image_size=16).info
 
@@ -269,7 +269,7 @@ def test_tfds_images_with_mock_data(tmp_path):
         "validation": "train[70%:85%]",
         "test": "train[85%:]",
     }
-    assert data.model_args == {"input_shape": (8, 8, 3), "num_classes": 5}
+    assert data.model_args == {"image_shape": (8, 8, 3), "num_classes": 5}
     assert relabelled.model_args["num_classes"] == 6
     assert relabelled.info["chosen"]["image_size"][0] >= AUTO_IMAGE_SIZE_RANGE[0]
     assert set(relabels) <= {0, 1, 2, 3, 4}

@@ -90,14 +90,14 @@ def collect(dataset):
     return np.concatenate(frames), np.concatenate(masks), np.concatenate(labels)
 
 
-OPTIONS = {"num_frames": 4, "frame_size": 8, "batch_size": 4}
+OPTIONS = {"num_frames": 4, "image_size": 8, "batch_size": 4}
 
 
 @pytest.mark.parametrize("extension", ["mp4", "mkv"])
 def test_read_clip_picks_frames_evenly_across_the_whole_video(tmp_path, extension):
     # An mkv file has no frame count in its header: it is decoded once in full.
     path = write_video(tmp_path / f"ramp.{extension}", ramp(25, 24, 32))
-    frames, mask = read_clip(path, num_frames=5, frame_size=8)
+    frames, mask = read_clip(path, num_frames=5, image_size=8)
     assert frames.shape == (5, 8, 8, 3) and frames.dtype == np.uint8
     assert mask.dtype == bool and mask.all()
     # Frames 0, 6, 12, 18 and 24: the first and the last frame are kept.
@@ -107,7 +107,7 @@ def test_read_clip_picks_frames_evenly_across_the_whole_video(tmp_path, extensio
 
 def test_read_clip_pads_a_short_clip_and_masks_the_padding(tmp_path):
     path = write_video(tmp_path / "short.mp4", ramp(3))
-    frames, mask = read_clip(path, num_frames=6, frame_size=(8, 12))
+    frames, mask = read_clip(path, num_frames=6, image_size=(8, 12))
     assert frames.shape == (6, 8, 12, 3)
     assert mask.tolist() == [True, True, True, False, False, False]
     assert (frames[3:] == 0).all()
@@ -118,7 +118,7 @@ def test_read_clip_frame_folder_in_numeric_order_ignoring_other_files(tmp_path):
     folder = write_frame_folder(tmp_path / "clip", ramp(12, step=10))
     (folder / "notes.txt").write_text("not a frame")
     Image.fromarray(ramp(1, start=255)[0]).save(folder / ".hidden.png")
-    frames, mask = read_clip(folder, num_frames=4, frame_size=8)
+    frames, mask = read_clip(folder, num_frames=4, image_size=8)
     assert mask.all()
     # frame_1 .. frame_12 sorted by number; kept indices 0, 4, 7 and 11.
     assert brightness(frames).tolist() == [20, 60, 90, 130]
@@ -126,12 +126,12 @@ def test_read_clip_frame_folder_in_numeric_order_ignoring_other_files(tmp_path):
 
 def test_read_clip_npy_uint8_grayscale_and_float(tmp_path):
     np.save(tmp_path / "rgb.npy", ramp(8))
-    frames, mask = read_clip(tmp_path / "rgb.npy", num_frames=8, frame_size=8)
+    frames, mask = read_clip(tmp_path / "rgb.npy", num_frames=8, image_size=8)
     assert mask.all() and brightness(frames).tolist() == list(20 + 8 * np.arange(8))
     gray = np.full((2, 10, 10), 300.4, np.float32)
     gray[0] = 99.6
     np.save(tmp_path / "gray.npy", gray)
-    frames, mask = read_clip(tmp_path / "gray.npy", num_frames=3, frame_size=8)
+    frames, mask = read_clip(tmp_path / "gray.npy", num_frames=3, image_size=8)
     assert mask.tolist() == [True, True, False]
     assert frames[0].min() == frames[0].max() == 100 and (frames[1] == 255).all()
 
@@ -142,17 +142,17 @@ def test_read_clip_resizes_and_centre_crops_keeping_the_aspect_ratio(tmp_path):
     wide[:, :, 10:30, 1] = 255  # green middle half
     wide[:, :, 30:, 2] = 255  # blue right quarter
     np.save(tmp_path / "wide.npy", wide)
-    frames, _ = read_clip(tmp_path / "wide.npy", num_frames=1, frame_size=10)
+    frames, _ = read_clip(tmp_path / "wide.npy", num_frames=1, image_size=10)
     # Resized to 10 x 20, then the middle 10 x 10: the green part only.
     assert frames.shape == (1, 10, 10, 3)
     assert (frames[0, :, 1:-1, 1] == 255).all()
     assert frames[0, :, 1:-1, [0, 2]].max() == 0
-    frames, _ = read_clip(tmp_path / "wide.npy", num_frames=1, frame_size=(16, 8))
+    frames, _ = read_clip(tmp_path / "wide.npy", num_frames=1, image_size=(16, 8))
     assert frames.shape == (1, 16, 8, 3)
     assert (frames[0, :, 1:-1, 1] == 255).all()
     tall = np.transpose(wide, (0, 2, 1, 3))
     np.save(tmp_path / "tall.npy", tall)
-    frames, _ = read_clip(tmp_path / "tall.npy", num_frames=1, frame_size=10)
+    frames, _ = read_clip(tmp_path / "tall.npy", num_frames=1, image_size=10)
     assert frames.shape == (1, 10, 10, 3)
     assert (frames[0, 1:-1, :, 1] == 255).all()
     assert frames[0, 1:-1, :, [0, 2]].max() == 0
@@ -177,7 +177,7 @@ def bad_clips(folder):
 def test_read_clip_rejects_unreadable_clips_naming_them(tmp_path):
     for path in bad_clips(tmp_path / "bad"):
         with pytest.raises(DataError, match=f"Clip '.*{path.name}' "):
-            read_clip(path, num_frames=4, frame_size=8)
+            read_clip(path, num_frames=4, image_size=8)
     with pytest.raises(DataError, match="missing.mp4' does not exist"):
         read_clip(tmp_path / "missing.mp4")
     np.save(tmp_path / "flat.npy", np.zeros((4, 8), np.uint8))
@@ -195,7 +195,7 @@ def test_folder_shapes_dtypes_counts_and_info(clip_folder):
     assert labels.dtype == np.int32 and set(labels) == {0, 1, 2}
     assert data.model_args == {
         "num_frames": 4,
-        "frame_shape": (8, 8, 3),
+        "image_shape": (8, 8, 3),
         "num_classes": 3,
     }
     info = data.info
@@ -275,8 +275,8 @@ def test_wrong_layouts_and_options_are_errors(tmp_path, clip_folder):
     with pytest.raises(DataError, match="sit' holds no clips"):
         load_video_folder(clip_folder)
     for option, value in [
-        ("frame_size", 4),
-        ("frame_size", (8, 8, 3)),
+        ("image_size", 4),
+        ("image_size", (8, 8, 3)),
         ("num_frames", 0),
         ("batch_size", 1.5),
         ("cache", 3),
@@ -337,11 +337,11 @@ def test_load_clip_files(tmp_path, clip_folder):
         clip_folder / "run" / "clip3",
         str(clip_folder / "walk" / "clip4.mp4"),
     ]
-    inputs = load_clip_files(paths, num_frames=4, frame_size=(8, 12))
+    inputs = load_clip_files(paths, num_frames=4, image_size=(8, 12))
     assert inputs["frames"].shape == (3, 4, 8, 12, 3)
     assert inputs["frames"].dtype == np.float32 and inputs["mask"].dtype == bool
     assert inputs["mask"].sum(axis=1).tolist() == [4, 4, 3]
-    single = load_clip_files(paths[0], num_frames=4, frame_size=(8, 12))
+    single = load_clip_files(paths[0], num_frames=4, image_size=(8, 12))
     np.testing.assert_array_equal(single["frames"][0], inputs["frames"][0])
     with pytest.raises(DataError, match="nope.mp4' does not exist"):
         load_clip_files([paths[0], tmp_path / "nope.mp4"])
@@ -361,7 +361,7 @@ def test_tfds_ucf101_with_mock_data():
         data = load_videos(
             "tfds:ucf101/ucf101_1",
             num_frames=4,
-            frame_size=(8, 10),
+            image_size=(8, 10),
             batch_size=2,
             validation_split=0.25,
             test_split=0.25,
@@ -374,7 +374,7 @@ def test_tfds_ucf101_with_mock_data():
             "ucf101/ucf101_1",
             class_names=names,
             num_frames=4,
-            frame_size=8,
+            image_size=8,
             validation_split=0,
             test_split=0.5,
             cache=False,
@@ -394,7 +394,7 @@ def test_tfds_ucf101_with_mock_data():
     assert data.info["num_examples"] == {"train": 4, "validation": 4, "test": 4}
     assert data.model_args == {
         "num_frames": 4,
-        "frame_shape": (8, 10, 3),
+        "image_shape": (8, 10, 3),
         "num_classes": 101,
     }
     assert data.info["class_names"][0] == "ApplyEyeMakeup"
@@ -419,8 +419,8 @@ def test_auto_frame_size_is_chosen_from_every_kind_of_clip(tmp_path):
     write_frame_folder(root / "b" / "frames", ramp(4, 64, 96))
     write_video(root / "b" / "large.mp4", ramp(4, 80, 80))
     (root / "b" / "broken.mp4").write_bytes(b"not a video")
-    data = load_videos(str(root), num_frames=2, frame_size="auto", cache=False)
+    data = load_videos(str(root), num_frames=2, image_size="auto", cache=False)
     # Median shorter side 56, rounded down to a multiple of 16.
-    assert data.info["chosen"] == {"frame_size": [48, 48]}
-    assert data.model_args["frame_shape"] == (48, 48, 3)
+    assert data.info["chosen"] == {"image_size": [48, 48]}
+    assert data.model_args["image_shape"] == (48, 48, 3)
     assert data.info["num_skipped"] == 1

@@ -41,7 +41,7 @@ def test_video_demo_clips_decode_and_the_shape_moves_in_the_class_direction(
     tmp_path,
 ):
     path = write_video_demo(
-        tmp_path / "moves", clips_per_class=3, num_frames=8, frame_size=32
+        tmp_path / "moves", clips_per_class=3, num_frames=8, image_size=32
     )
     assert path == tmp_path / "moves"
     assert sorted(p.name for p in path.iterdir()) == list(VIDEO_CLASSES)
@@ -78,7 +78,7 @@ def test_video_demo_is_deterministic_refuses_non_empty_folder_and_cleans_up(
             for p in sorted(directory.rglob("*.mp4"))
         }
 
-    options = {"clips_per_class": 2, "num_frames": 4, "frame_size": 16}
+    options = {"clips_per_class": 2, "num_frames": 4, "image_size": 16}
     first = video_bytes(write_video_demo(tmp_path / "a", **options))
     assert len(first) == 2 * len(VIDEO_CLASSES)
     assert video_bytes(write_video_demo(tmp_path / "b", **options)) == first
@@ -90,8 +90,8 @@ def test_video_demo_is_deterministic_refuses_non_empty_folder_and_cleans_up(
     for option, value in [
         ("clips_per_class", 0),
         ("num_frames", 1),
-        ("frame_size", 17),
-        ("frame_size", 8),
+        ("image_size", 17),
+        ("image_size", 8),
     ]:
         with pytest.raises(DataError, match=f"Received: {option}={value}"):
             write_video_demo(tmp_path / "bad", **{**options, option: value})
@@ -107,9 +107,9 @@ def test_video_demo_is_deterministic_refuses_non_empty_folder_and_cleans_up(
 
 def test_video_demo_loads_as_balanced_video_folder(tmp_path):
     path = write_video_demo(
-        tmp_path / "moves", clips_per_class=4, num_frames=10, frame_size=16
+        tmp_path / "moves", clips_per_class=4, num_frames=10, image_size=16
     )
-    data = load_video_folder(path, num_frames=6, frame_size=16, batch_size=4)
+    data = load_video_folder(path, num_frames=6, image_size=16, batch_size=4)
     assert data.info["class_names"] == list(VIDEO_CLASSES)
     assert sum(data.info["num_examples"].values()) == 4 * len(VIDEO_CLASSES)
     assert data.info["num_skipped"] == 0 and data.info["num_short_clips"] == 0

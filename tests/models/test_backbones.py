@@ -69,7 +69,7 @@ def test_any_keras_application_by_name_builds():
         "ResNet50V2",
         weights=None,
         train_backbone=False,
-        input_shape=(32, 32, 3),
+        image_shape=(32, 32, 3),
         name="demo",
     )
     assert features.shape == (None, 2048)
@@ -78,7 +78,7 @@ def test_any_keras_application_by_name_builds():
 @needs_weights
 def test_weights_file_is_loaded_into_the_backbone():
     model = build_plant_classifier(
-        input_shape=(64, 64, 3),
+        image_shape=(64, 64, 3),
         num_classes=3,
         backbone="mobilenet_v1_0.25",
         weights=str(WEIGHTS),
@@ -93,7 +93,7 @@ def test_weights_file_is_loaded_into_the_backbone():
 def test_weights_file_of_another_model_is_a_one_line_error():
     with pytest.raises(ValueError, match="Cannot load the weights file .* into"):
         build_plant_classifier(
-            input_shape=(64, 64, 3),
+            image_shape=(64, 64, 3),
             num_classes=3,
             backbone="mobilenet_v2",
             weights=str(WEIGHTS),
@@ -122,7 +122,7 @@ def test_imagenet_weights_come_from_the_keras_cache_offline(tmp_path):
 
         def build():
             return build_plant_classifier(
-                input_shape=(64, 64, 3), num_classes=3,
+                image_shape=(64, 64, 3), num_classes=3,
                 backbone="mobilenet_v1_0.25", weights="imagenet",
             )
 

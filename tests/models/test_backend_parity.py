@@ -179,12 +179,12 @@ def _char_generator(rnn_type):
 def _video_classifier(rnn_type):
     return lambda: build_video_classifier(
         num_frames=4,
-        frame_shape=(16, 16, 3),
+        image_shape=(16, 16, 3),
         num_classes=3,
         encoder_depth=2,
         encoder_filters=4,
         encoder_units=8,
-        rnn_units=8,
+        units=8,
         rnn_type=rnn_type,
         compile=False,
     )
@@ -229,7 +229,7 @@ CASES = {
     "plant_classifier": (
         101,
         lambda: build_plant_classifier(
-            input_shape=(16, 16, 3),
+            image_shape=(16, 16, 3),
             num_classes=3,
             depth=2,
             base_filters=4,
@@ -297,7 +297,7 @@ CASES = {
     "row_classifier_lstm": (
         601,
         lambda: build_row_rnn_classifier(
-            input_shape=(8, 8, 3), num_classes=3, units=8, compile=False
+            image_shape=(8, 8, 3), num_classes=3, units=8, compile=False
         ),
         lambda rng: _images(rng, 4, (8, 8, 3)),
         _forward,
@@ -305,7 +305,7 @@ CASES = {
     "row_classifier_gru_bidirectional": (
         604,
         lambda: build_row_rnn_classifier(
-            input_shape=(8, 8, 3),
+            image_shape=(8, 8, 3),
             num_classes=3,
             rnn_type="gru",
             bidirectional=True,

@@ -85,12 +85,12 @@ def _image_captioner():
 def _video_classifier():
     model = build_video_classifier(
         num_frames=4,
-        frame_shape=(16, 16, 3),
+        image_shape=(16, 16, 3),
         num_classes=3,
         encoder_depth=2,
         encoder_filters=4,
         encoder_units=8,
-        rnn_units=8,
+        units=8,
     )
     frames = _images(12).reshape(3, 4, 16, 16, 3)
     mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 0]], bool)
@@ -99,7 +99,7 @@ def _video_classifier():
 
 def _plant_classifier():
     model = build_plant_classifier(
-        input_shape=(16, 16, 3), num_classes=3, depth=2, base_filters=4
+        image_shape=(16, 16, 3), num_classes=3, depth=2, base_filters=4
     )
     return model, _images(4)
 

@@ -290,7 +290,7 @@ def test_vectorizer_vocabulary(seed):
         ({"vocabulary": [*VOCABULARY, "a"]}, "holds a token twice"),
         ({"attention": "dot"}, "attention='dot'"),
         ({"rnn_type": "lsmt"}, "rnn_type='lsmt'"),
-        ({"encoder": "resnet"}, "Unknown encoder"),
+        ({"backbone": "resnet"}, "Unknown backbone"),
         ({"weights": "imagenet"}, "need a keras.applications encoder"),
         ({"image_shape": (2, 2, 3)}, "at least 4x4"),
         ({"dropout": 1.0}, "dropout"),
@@ -311,8 +311,8 @@ def test_invalid_arguments_are_refused(overrides, message):
 def test_keras_applications_encoder_gives_a_feature_grid(seed):
     model = build_image_captioner(
         **{**SMALL, "image_shape": (64, 64, 3)},
-        encoder="mobilenet_v1_0.25",
-        train_encoder=False,
+        backbone="mobilenet_v1_0.25",
+        train_backbone=False,
     )
     features = model.get_layer("image_captioner_features").output
     assert features.shape == (None, 4, 16)
@@ -324,8 +324,8 @@ def test_keras_applications_encoder_gives_a_feature_grid(seed):
 def test_the_decoder_trains_on_precomputed_feature_grids(seed, rnn_type):
     model = build_image_captioner(
         **{**SMALL, "image_shape": (32, 32, 3)},
-        encoder="mobilenet_v1_0.25",
-        train_encoder=False,
+        backbone="mobilenet_v1_0.25",
+        train_backbone=False,
         rnn_type=rnn_type,
     )
     image_features, head = feature_models(model)
@@ -346,7 +346,7 @@ def test_feature_models_need_a_frozen_backbone_encoder(seed):
     with pytest.raises(ValueError, match="needs an image captioner with a frozen"):
         feature_models(build_image_captioner(**SMALL))
     trainable = build_image_captioner(
-        **{**SMALL, "image_shape": (32, 32, 3)}, encoder="mobilenet_v1_0.25"
+        **{**SMALL, "image_shape": (32, 32, 3)}, backbone="mobilenet_v1_0.25"
     )
     with pytest.raises(ValueError, match="needs an image captioner with a frozen"):
         feature_models(trainable)
@@ -355,8 +355,8 @@ def test_feature_models_need_a_frozen_backbone_encoder(seed):
 def test_fine_tuning_unfreezes_the_encoder_but_its_batch_norm(seed):
     model = build_image_captioner(
         **{**SMALL, "image_shape": (32, 32, 3)},
-        encoder="mobilenet_v1_0.25",
-        train_encoder=False,
+        backbone="mobilenet_v1_0.25",
+        train_backbone=False,
     )
     backbone = model.get_layer("image_captioner_backbone")
     assert not backbone.trainable_weights

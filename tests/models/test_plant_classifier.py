@@ -17,7 +17,7 @@ from cnnrnn.models.plant_classifier import feature_models
 
 pytestmark = pytest.mark.backends
 
-SMALL = {"input_shape": (16, 16, 3), "depth": 2, "base_filters": 4}
+SMALL = {"image_shape": (16, 16, 3), "depth": 2, "base_filters": 4}
 
 
 def _images(batch, size=16):
@@ -145,14 +145,14 @@ def test_learns_stripe_orientation(seed):
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_every_backbone_builds(backbone):
     model = build_plant_classifier(
-        input_shape=(32, 32, 3), num_classes=3, backbone=backbone, compile=False
+        image_shape=(32, 32, 3), num_classes=3, backbone=backbone, compile=False
     )
     assert model.predict(_images(2, size=32), verbose=0).shape == (2, 3)
 
 
 def test_backbone_is_frozen_then_fine_tuned(seed):
     model = build_plant_classifier(
-        input_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v1_0.25"
+        image_shape=(32, 32, 3), num_classes=3, backbone="mobilenet_v1_0.25"
     )
     backbone = model.get_layer("plant_classifier_backbone")
     assert not backbone.trainable
@@ -183,7 +183,7 @@ def test_backbone_is_frozen_then_fine_tuned(seed):
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_backbone_model_saves_and_fine_tunes_after_loading(seed, tmp_path):
     model = build_plant_classifier(
-        input_shape=(32, 32, 3), num_classes=2, backbone="mobilenet_v1_0.25"
+        image_shape=(32, 32, 3), num_classes=2, backbone="mobilenet_v1_0.25"
     )
     loaded = run_saving_test(model, _images(2, size=32), tmp_path, atol=1e-5)
     assert not loaded.get_layer("plant_classifier_backbone").trainable
@@ -193,7 +193,7 @@ def test_backbone_model_saves_and_fine_tunes_after_loading(seed, tmp_path):
 
 def test_fine_tuning_keeps_the_optimizer_kind_and_weight_decay(seed):
     model = build_plant_classifier(
-        input_shape=(32, 32, 3),
+        image_shape=(32, 32, 3),
         num_classes=3,
         backbone="mobilenet_v1_0.25",
         optimizer="sgd",
@@ -212,7 +212,7 @@ def test_fine_tuning_keeps_the_optimizer_kind_and_weight_decay(seed):
 
 def test_fine_tuning_compiles_an_uncompiled_model():
     model = build_plant_classifier(
-        input_shape=(32, 32, 3),
+        image_shape=(32, 32, 3),
         num_classes=2,
         backbone="mobilenet_v1_0.25",
         compile=False,
@@ -244,7 +244,7 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_training_the_head_on_features_trains_the_model(seed, tmp_path):
     model = build_plant_classifier(
-        input_shape=(32, 32, 3),
+        image_shape=(32, 32, 3),
         num_classes=3,
         backbone="mobilenet_v1_0.25",
         learning_rate=1e-2,
@@ -269,7 +269,7 @@ def test_feature_models_need_a_frozen_backbone():
     with pytest.raises(ValueError, match="needs a plant classifier with a backbone"):
         feature_models(build_plant_classifier(num_classes=3, **SMALL))
     trainable = build_plant_classifier(
-        input_shape=(32, 32, 3),
+        image_shape=(32, 32, 3),
         num_classes=3,
         backbone="mobilenet_v1_0.25",
         train_backbone=True,
@@ -284,11 +284,11 @@ def test_feature_models_need_a_frozen_backbone():
     [
         {"num_classes": 1},
         {"num_classes": 2.5},
-        {"input_shape": (16, 16)},
-        {"input_shape": (16, 16, 1)},
-        {"input_shape": (16, 0, 3)},
-        {"input_shape": (4, 4, 3), "depth": 3},
-        {"input_shape": (16, 16, 3), "backbone": "mobilenet_v3_small"},
+        {"image_shape": (16, 16)},
+        {"image_shape": (16, 16, 1)},
+        {"image_shape": (16, 0, 3)},
+        {"image_shape": (4, 4, 3), "depth": 3},
+        {"image_shape": (16, 16, 3), "backbone": "mobilenet_v3_small"},
         {"backbone": "resnet"},
         {"backbone": "mobilenet_v2", "weights": "places365"},
         {"weights": "imagenet"},

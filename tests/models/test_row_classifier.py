@@ -13,7 +13,7 @@ from cnnrnn.models import build_row_rnn_classifier
 
 pytestmark = pytest.mark.backends
 
-SMALL = {"input_shape": (8, 6, 3), "units": 8}
+SMALL = {"image_shape": (8, 6, 3), "units": 8}
 
 
 def _images(batch, shape=(8, 6, 3)):
@@ -96,7 +96,7 @@ def test_saving_keeps_outputs(seed, tmp_path):
 def test_learns_where_the_bright_row_is(seed):
     x, y = _bright_row(64)
     model = build_row_rnn_classifier(
-        input_shape=(8, 8, 3), num_classes=2, units=16, learning_rate=1e-2
+        image_shape=(8, 8, 3), num_classes=2, units=16, learning_rate=1e-2
     )
     assert_learns(model, x, y, epochs=10, min_accuracy=0.9)
 
@@ -114,9 +114,9 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
     [
         {"num_classes": 1},
         {"num_classes": 2.5},
-        {"input_shape": (8, 8)},
-        {"input_shape": (8, 8, 1)},
-        {"input_shape": (8, 0, 3)},
+        {"image_shape": (8, 8)},
+        {"image_shape": (8, 8, 1)},
+        {"image_shape": (8, 0, 3)},
         {"rnn_type": "lsmt"},
         {"units": 0},
         {"num_layers": 0},
@@ -129,11 +129,11 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
     ids=str,
 )
 def test_invalid_arguments_raise(kwargs):
-    kwargs = {"input_shape": (8, 8, 3), "num_classes": 3, **kwargs}
+    kwargs = {"image_shape": (8, 8, 3), "num_classes": 3, **kwargs}
     with pytest.raises(ValueError, match="Received:"):
         build_row_rnn_classifier(**kwargs)
 
 
 def test_invalid_argument_message_names_the_choices():
     with pytest.raises(ValueError, match="Expected one of 'lstm', 'gru'"):
-        build_row_rnn_classifier(input_shape=(8, 8, 3), num_classes=3, rnn_type="rnn")
+        build_row_rnn_classifier(image_shape=(8, 8, 3), num_classes=3, rnn_type="rnn")

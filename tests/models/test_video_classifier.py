@@ -22,7 +22,7 @@ pytestmark = pytest.mark.backends
 
 SMALL = {
     "num_frames": 4,
-    "frame_shape": (16, 16, 3),
+    "image_shape": (16, 16, 3),
     "encoder_depth": 2,
     "encoder_filters": 4,
     "encoder_units": 8,
@@ -111,7 +111,7 @@ def test_layer_names_are_stable():
     }
 
     model = build_video_classifier(
-        num_classes=3, rnn_type="gru", bidirectional=True, rnn_layers=2, **SMALL
+        num_classes=3, rnn_type="gru", bidirectional=True, num_layers=2, **SMALL
     )
     rnn = model.get_layer("video_classifier_sequence_head").get_layer(
         "video_classifier_rnn2"
@@ -166,7 +166,7 @@ def test_optimizer_weight_decay_and_activation(seed, tmp_path, builder):
 def test_feature_models_keep_the_optimizer_kind_and_weight_decay(learning_rate):
     model = build_video_classifier(
         num_classes=3,
-        train_encoder=False,
+        train_backbone=False,
         optimizer="rmsprop",
         weight_decay=1e-4,
         learning_rate=1e-2,
@@ -185,12 +185,12 @@ def test_feature_models_keep_the_optimizer_kind_and_weight_decay(learning_rate):
     [
         {"rnn_type": "lstm"},
         {"rnn_type": "gru"},
-        {"rnn_type": "lstm", "bidirectional": True, "rnn_layers": 2},
+        {"rnn_type": "lstm", "bidirectional": True, "num_layers": 2},
     ],
     ids=str,
 )
 def test_smoke(seed, rnn):
-    model = build_video_classifier(num_classes=3, rnn_units=8, **rnn, **SMALL)
+    model = build_video_classifier(num_classes=3, units=8, **rnn, **SMALL)
     run_model_smoke_test(
         model,
         _clips(4, lengths=[4, 3, 1, 2]),
@@ -202,13 +202,13 @@ def test_smoke(seed, rnn):
 @pytest.mark.parametrize(
     "build",
     [
-        lambda: build_video_classifier(num_classes=3, rnn_units=8, **SMALL),
+        lambda: build_video_classifier(num_classes=3, units=8, **SMALL),
         lambda: build_video_classifier(
             num_classes=3,
             rnn_type="gru",
             bidirectional=True,
-            rnn_layers=2,
-            rnn_units=8,
+            num_layers=2,
+            units=8,
             **SMALL,
         ),
         lambda: build_frame_average_classifier(num_classes=3, **SMALL),
@@ -235,7 +235,7 @@ def test_padding_frames_do_not_change_the_prediction(seed, build):
 def test_frozen_encoder_is_not_trained(seed):
     clips = _clips(4, lengths=[4, 3, 1, 2])
     trainable = build_video_classifier(num_classes=3, **SMALL)
-    frozen = build_video_classifier(num_classes=3, train_encoder=False, **SMALL)
+    frozen = build_video_classifier(num_classes=3, train_backbone=False, **SMALL)
     head = frozen.get_layer("video_classifier_sequence_head")
     encoder = frozen.get_layer("video_classifier_frames_encoded").layer
     assert not encoder.trainable
@@ -262,16 +262,16 @@ def test_frozen_encoder_is_not_trained(seed):
     )
 
 
-@pytest.mark.parametrize("train_encoder", [True, False])
-def test_saving_keeps_outputs(seed, tmp_path, train_encoder):
+@pytest.mark.parametrize("train_backbone", [True, False])
+def test_saving_keeps_outputs(seed, tmp_path, train_backbone):
     model = build_video_classifier(
-        num_classes=3, train_encoder=train_encoder, rnn_units=8, **SMALL
+        num_classes=3, train_backbone=train_backbone, units=8, **SMALL
     )
     clips = _clips(4, lengths=[4, 3, 1, 2])
     model.train_on_batch(clips, LABELS)
     loaded = run_saving_test(model, clips, tmp_path)
     encoder = loaded.get_layer("video_classifier_frames_encoded").layer
-    assert encoder.trainable is train_encoder
+    assert encoder.trainable is train_backbone
 
 
 # The model's own optimizer never ran, so it has no slot variables; loading warns.
@@ -280,7 +280,7 @@ def test_saving_keeps_outputs(seed, tmp_path, train_encoder):
     "builder", [build_video_classifier, build_frame_average_classifier]
 )
 def test_training_the_head_on_features_trains_the_model(seed, tmp_path, builder):
-    model = builder(num_classes=3, train_encoder=False, learning_rate=1e-2, **SMALL)
+    model = builder(num_classes=3, train_backbone=False, learning_rate=1e-2, **SMALL)
     clips = _clips(4, lengths=[4, 3, 1, 2])
     frame_features, head = feature_models(model)
     assert head.optimizer is not model.optimizer
@@ -307,7 +307,7 @@ def test_training_the_head_on_features_trains_the_model(seed, tmp_path, builder)
 
 def test_feature_models_learning_rate_and_uncompiled_model():
     model = build_video_classifier(
-        num_classes=3, train_encoder=False, compile=False, **SMALL
+        num_classes=3, train_backbone=False, compile=False, **SMALL
     )
     with pytest.raises(ValueError, match="Received: learning_rate=None"):
         feature_models(model)
@@ -333,14 +333,14 @@ def test_learns_motion_that_the_frame_average_cannot(seed):
     x, y = _motion_clips(32)
     options = {
         "num_frames": 4,
-        "frame_shape": (16, 16, 3),
+        "image_shape": (16, 16, 3),
         "encoder_depth": 4,
         "encoder_filters": 4,
         "dropout": 0.0,
         "learning_rate": 3e-3,
         "num_classes": 2,
     }
-    model = build_video_classifier(rnn_units=16, **options)
+    model = build_video_classifier(units=16, **options)
     assert_learns(model, x, y, epochs=10, min_accuracy=0.9)
 
     baseline = build_frame_average_classifier(**options)
@@ -367,7 +367,7 @@ def test_frame_differences_model_saves_and_precomputes(seed, tmp_path, builder):
     clips = _clips(4, lengths=[4, 3, 1, 2])
     run_saving_test(model, clips, tmp_path)
     frozen = builder(
-        num_classes=3, frame_differences=True, train_encoder=False, **SMALL
+        num_classes=3, frame_differences=True, train_backbone=False, **SMALL
     )
     assert_head_matches_the_model(frozen, clips)
 
@@ -387,10 +387,10 @@ def _frozen_mobilenet_classifier(**kwargs):
     """A video classifier of 3 frames of 32x32 on a frozen MobileNet v1 0.25."""
     return build_video_classifier(
         num_frames=3,
-        frame_shape=(32, 32, 3),
+        image_shape=(32, 32, 3),
         num_classes=2,
-        frame_encoder="mobilenet_v1_0.25",
-        train_encoder=False,
+        backbone="mobilenet_v1_0.25",
+        train_backbone=False,
         **kwargs,
     )
 
@@ -419,7 +419,7 @@ def test_fine_tuning_unfreezes_the_frame_encoder_backbone_but_its_batch_norm(see
         _clips(2, size=32, num_frames=3), np.array([0, 1]), return_dict=True
     )
     assert np.isfinite(logs["loss"])
-    small = build_video_classifier(num_classes=2, train_encoder=False, **SMALL)
+    small = build_video_classifier(num_classes=2, train_backbone=False, **SMALL)
     assert prepare_fine_tuning(small, learning_rate=1e-5) is False
 
 
@@ -448,11 +448,11 @@ def test_augmented_frame_differences_model_trains_and_saves(seed, tmp_path):
 def test_keras_applications_encoder(seed):
     model = build_video_classifier(
         num_frames=4,
-        frame_shape=(32, 32, 3),
+        image_shape=(32, 32, 3),
         num_classes=3,
-        frame_encoder="mobilenet_v1_0.25",
-        train_encoder=False,
-        rnn_units=8,
+        backbone="mobilenet_v1_0.25",
+        train_backbone=False,
+        units=8,
     )
     encoded = model.get_layer("video_classifier_frames_encoded")
     assert encoded.output.shape == (None, 4, 256)
@@ -466,7 +466,7 @@ def test_keras_applications_encoder(seed):
 
 
 def test_mixed_precision_outputs_float32(seed, mixed_precision):
-    model = build_video_classifier(num_classes=3, rnn_units=8, **SMALL)
+    model = build_video_classifier(num_classes=3, units=8, **SMALL)
     probabilities = model.predict(_clips(2, lengths=[4, 2]), verbose=0)
     assert probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-3)
@@ -477,17 +477,17 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
     [
         {"num_frames": 0},
         {"num_frames": 4.0},
-        {"frame_shape": (16, 16)},
-        {"frame_shape": (16, 16, 1)},
-        {"frame_shape": (16, 0, 3)},
-        {"frame_shape": (4, 4, 3)},
-        {"frame_shape": (16, 16, 3), "encoder_depth": 5},
-        {"frame_shape": (16, 16, 3), "frame_encoder": "mobilenet_v3_small"},
+        {"image_shape": (16, 16)},
+        {"image_shape": (16, 16, 1)},
+        {"image_shape": (16, 0, 3)},
+        {"image_shape": (4, 4, 3)},
+        {"image_shape": (16, 16, 3), "encoder_depth": 5},
+        {"image_shape": (16, 16, 3), "backbone": "mobilenet_v3_small"},
         {"num_classes": 1},
-        {"frame_encoder": None},
-        {"frame_encoder": "mobilenet_v3_large", "weights": "places365"},
+        {"backbone": None},
+        {"backbone": "mobilenet_v3_large", "weights": "places365"},
         {"weights": "imagenet"},
-        {"train_encoder": "yes"},
+        {"train_backbone": "yes"},
         {"frame_differences": "yes"},
         {"augment": 1},
         {"encoder_depth": 0},
@@ -495,8 +495,8 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
         {"encoder_units": 0},
         {"rnn_type": "rnn"},
         {"bidirectional": 1},
-        {"rnn_layers": 0},
-        {"rnn_units": 0},
+        {"num_layers": 0},
+        {"units": 0},
         {"dropout": 1.0},
         {"learning_rate": 0},
         {"optimizer": "adamw"},
@@ -517,12 +517,12 @@ def test_invalid_argument_messages():
     ):
         build_video_classifier(num_classes=3, rnn_type="lsmt")
     with pytest.raises(
-        ValueError, match=r"frame_encoder='resnet'. Expected one of 'small_cnn', "
+        ValueError, match=r"backbone='resnet'. Expected one of 'small_cnn', "
     ):
-        build_video_classifier(num_classes=3, frame_encoder="resnet")
-    with pytest.raises(ValueError, match="at least 32x32 with frame_encoder="):
+        build_video_classifier(num_classes=3, backbone="resnet")
+    with pytest.raises(ValueError, match="at least 32x32 with backbone="):
         build_frame_average_classifier(
-            num_classes=3, frame_shape=(16, 16, 3), frame_encoder="mobilenet_v2"
+            num_classes=3, image_shape=(16, 16, 3), backbone="mobilenet_v2"
         )
 
 

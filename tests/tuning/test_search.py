@@ -43,8 +43,8 @@ TINY = {
         {"units": 128, "embedding_dim": 32, "num_layers": 1},
     ),
     "video-classifier": (
-        lambda d: write_video_demo(d, clips_per_class=4, num_frames=4, frame_size=16),
-        {"num_frames": 4, "frame_size": [16, 16], "batch_size": 4},
+        lambda d: write_video_demo(d, clips_per_class=4, num_frames=4, image_size=16),
+        {"num_frames": 4, "image_size": [16, 16], "batch_size": 4},
         {"encoder_depth": 2, "encoder_filters": 8, "encoder_units": 64},
     ),
     "image-captioner": (
