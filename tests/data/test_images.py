@@ -334,3 +334,8 @@ def test_stratified_split_seed_and_edge_fractions():
     assert len(train) == len(val) == 0 and len(test) == 30
     with pytest.raises(DataError, match="Received: test_split=1.5"):
         stratified_split(labels, validation_split=0, test_split=1.5, seed=0)
+
+
+def test_a_folder_given_a_tfds_data_dir_is_a_clear_error(image_folder):
+    with pytest.raises(DataError, match="data.data_dir .* is a folder"):
+        load_images(str(image_folder), data_dir="/tmp/tfds")

@@ -264,3 +264,18 @@ def test_more_mistakes_are_caught_when_the_job_loads(changes, message):
     table = {"app": "sentiment-rnn", **changes}
     with pytest.raises(CnnrnnError, match=message):
         make_job(table)
+
+
+def test_a_job_with_the_old_option_names_reads_them_as_the_new_ones():
+    job = make_job(
+        {
+            "app": "video-classifier",
+            "data": {"frame_size": [16, 16]},
+            "model": {"rnn_layers": 2, "frame_encoder": "small_cnn"},
+            "space": {"rnn_units": {"values": [32, 64]}},
+        }
+    )
+    assert job.config["data"]["image_size"] == [16, 16]
+    assert job.config["model"]["num_layers"] == 2
+    assert job.space["units"] == {"values": [32, 64]}
+    assert "rnn_units" not in job.space
