@@ -351,15 +351,22 @@ def cmd_predict(args):
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    table = Table("input", "prediction", "probability")
+    # One column per key of the predictions: a class and its probability,
+    # a caption, a forecast step and its values ...
+    keys = list(dict.fromkeys(k for r in results for p in r["predictions"] for k in p))
+    table = Table("input", *keys)
     for result in results:
         for rank, prediction in enumerate(result["predictions"]):
             table.add_row(
                 result["input"] if rank == 0 else "",
-                prediction["label"],
-                f"{prediction['probability']:.3f}",
+                *(_cell(prediction.get(key, "")) for key in keys),
             )
     console.print(table)
+
+
+def _cell(value):
+    """A prediction's value as a table cell: floats to 3 decimals."""
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def cmd_generate(args):
