@@ -21,6 +21,7 @@ APPLICATIONS = (
     "char_generator",
     "video_classifier",
     "image_captioner",
+    "series_forecaster",
 )
 
 APPS = {
