@@ -83,10 +83,7 @@ def write_forecast_plot(model, splits, split_name, config, run_dir):
     Returns:
         `{"forecast_plot": "plots/forecast.png"}`, for `metrics.json`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend stays
 
     *_, (windows, future) = getattr(splits, split_name).as_numpy_iterator()
     window, truth = windows[-1], future[-1]
@@ -94,9 +91,8 @@ def write_forecast_plot(model, splits, split_name, config, run_dir):
     targets = config["model_from_data"]["target_indices"]
     names = config["data_info"]["target_columns"]
     lookback = len(window)
-    figure, axes = plt.subplots(
-        len(targets), 1, figsize=(8, 3 * len(targets)), squeeze=False
-    )
+    figure = Figure(figsize=(8, 3 * len(targets)), layout="constrained")
+    axes = figure.subplots(len(targets), 1, squeeze=False)
     for axis, target, column, name in zip(
         axes[:, 0], targets, range(len(targets)), names, strict=True
     ):
@@ -107,12 +103,10 @@ def write_forecast_plot(model, splits, split_name, config, run_dir):
         axis.set_title(f"{name}: the last {split_name} window")
         axis.set_xlabel("step")
         axis.legend()
-    figure.tight_layout()
     path = run_dir / runs.PLOTS_DIR / "forecast.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     with runs.atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100)
-    plt.close(figure)
     return {"forecast_plot": f"{runs.PLOTS_DIR}/forecast.png"}
 
 

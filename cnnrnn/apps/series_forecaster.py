@@ -10,7 +10,9 @@ APP = App(
     load_data=Lazy("cnnrnn.data.series:load_series"),
     write_demo_data=Lazy("cnnrnn.demos.series_forecaster:write_series_demo"),
     demo_source=SERIES_DEMO_FILE,
-    small_demo={"num_steps": 300},
+    # Enough rows for the largest lookback (504) and horizon (168) a project
+    # template allows: 840 training rows, 180 for validation and test each.
+    small_demo={"num_steps": 1200},
     predict=Lazy("cnnrnn.forecasting:predict_forecasts"),
     defaults={
         "data": {

@@ -53,7 +53,8 @@ def test_one_epoch_on_demo_data_then_a_prediction(demo_data, tmp_path, capsys):
 {%- if cookiecutter._test_sample.text is defined %}
     sample = "{{ cookiecutter._test_sample.text }}"
 {%- else %}
-    sample = str(next(pathlib.Path(demo_data).rglob("{{ cookiecutter._test_sample.glob }}")))
+    demo = pathlib.Path(demo_data)  # a folder of examples, or one data file
+    sample = str(demo if demo.is_file() else next(demo.rglob("{{ cookiecutter._test_sample.glob }}")))
 {%- endif %}
     assert predict.main([str(run), sample, "--json"]) == 0
     assert sample in capsys.readouterr().out
