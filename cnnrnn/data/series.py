@@ -112,7 +112,15 @@ def load_series(
         mean, std = train_rows.mean(axis=0), train_rows.std(axis=0)
     else:  # evaluated whole: the model holds its own statistics
         mean, std = values.mean(axis=0), values.std(axis=0)
-    if season == "auto":
+    if not (std > 0).all():
+        column = columns[int(np.argmin(std))]
+        raise DataError(
+            f"'{source}': column '{column}' is constant over the training rows "
+            f"(the first {ends[0]}): drop it, or lower data.validation_split and "
+            "data.test_split."
+        )
+    auto = season == "auto"
+    if auto:
         season = auto_season(
             train_rows[:, targets[0]] if len(train_rows) else values[:, targets[0]],
             lookback,
@@ -158,6 +166,7 @@ def load_series(
         "num_filled": table["num_filled"],
         "num_examples": counts,
         **table["time"],
+        **({"chosen": {"season": int(season)}} if auto else {}),
     }
     return DataSplits(
         train=datasets["train"],

@@ -35,11 +35,14 @@ def test_windows_shapes_and_time_ordered_splits(tmp_path):
     assert data.info["time_column"] == "time"
     assert data.info["time_step"] == "1:00:00"
     assert data.info["target_columns"] == ["value"]
+    assert data.info["chosen"] == {"season": data.info["season"]}
 
 
 def test_statistics_come_from_the_training_rows_only(tmp_path):
     values = [0.0] * 70 + [1000.0] * 30
     path = write_csv(tmp_path / "s.csv", hourly(100, value=lambda i: values[i]))
+    with pytest.raises(DataError, match="'value' is constant over the training rows"):
+        load_series(path, lookback=4, horizon=1)
     values[0] = 1.0  # not constant in the training part
     path = write_csv(tmp_path / "s.csv", hourly(100, value=lambda i: values[i]))
     data = load_series(path, lookback=4, horizon=1)
