@@ -25,12 +25,14 @@ nothing is downloaded; skipped with a message if statsmodels is absent):
   horizon 4, season auto (the ~11-year cycle).
 - co2: weekly Mauna Loa CO2 1958-2001 (2,284 rows, 59 missing weeks
   interpolated), lookback 104 (two years), horizon 12, season 52 (given:
-  `season="auto"` picks lag 2 on this trending series, see the results).
+  `season="auto"` finds no yearly peak in the noisy weekly changes of this
+  trending series; its pick is in the results as `season_auto`).
 - elnino: monthly Pacific sea surface temperature 1950-2010 (732 rows),
   lookback 24, horizon 6, season auto (12).
 
 Two cnnrnn variants run on every series (`VARIANTS`): the defaults (LSTM of
-64 units, Adam at 1e-3, 40 epochs, cosine decay, early stopping), and
+64 units on windows relative to their last step with a linear skip, Adam at
+1e-3, 40 epochs, cosine decay, early stopping), and
 `model.rnn_type="gru"` with `model.learning_rate=0.01`, the best of the
 options a user could set found by trying `--set` on these series (units 1 to
 128, num_layers 2, dropout 0 to 0.3, weight_decay, 100 epochs, lookback).

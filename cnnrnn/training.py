@@ -503,5 +503,7 @@ def load_run(run_dir, *, safe_mode=True):
     config = current_names(runs.read_json(run_dir / runs.CONFIG_FILE))
     app = get_app(config["app"])
     check_backend(app)
+    getattr(app.build_model, "target", None)  # imports the factory's module:
+    # the custom layers it defines register with Keras, which then loads them.
     model = keras.saving.load_model(run_dir / runs.MODEL_FILE, safe_mode=safe_mode)
     return app, config, model

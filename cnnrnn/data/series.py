@@ -127,6 +127,12 @@ def load_series(
         )
     else:
         check_positive_int("season", season)
+    if season > lookback:
+        raise DataError(
+            f"data.season ({season}) is longer than data.lookback ({lookback}): "
+            "the seasonal-naive forecast repeats the last season of a window, so "
+            "raise data.lookback to at least the season, or lower data.season."
+        )
     datasets, counts, starts = {}, {}, 0
     for split, end in zip(("train", "validation", "test"), ends, strict=True):
         if end == starts:
@@ -283,16 +289,31 @@ def make_windows(values, targets, lookback, horizon, *, first_target, end, strid
 
 
 def auto_season(series, lookback):
-    """The lag (2 to `lookback`) of highest autocorrelation, or 1 if none
-    reaches `MIN_SEASONAL_AUTOCORRELATION`."""
-    centred = np.asarray(series, np.float64) - np.mean(series)
-    scale = float(np.dot(centred, centred))
-    best, best_lag = MIN_SEASONAL_AUTOCORRELATION, 1
-    for lag in range(2, min(lookback, len(centred) // 2) + 1):
-        correlation = float(np.dot(centred[lag:], centred[:-lag])) / scale
-        if correlation > best:
-            best, best_lag = correlation, lag
-    return best_lag
+    """The seasonal period of a series, or 1 where it shows none.
+
+    The autocorrelation of the series' changes (first differences, so that a
+    trend does not pass for a season) at lags 2 to `lookback`: the first of
+    its local peaks that reaches 90% of the highest one (a season, not its
+    multiples), if at least `MIN_SEASONAL_AUTOCORRELATION`, else 1.
+    """
+    changes = np.diff(np.asarray(series, np.float64))
+    centred = changes - changes.mean()
+    scale = float(np.dot(centred, centred)) or 1.0
+    lags = range(1, min(lookback, len(centred) // 2) + 2)
+    correlation = {
+        lag: float(np.dot(centred[lag:], centred[:-lag])) / scale for lag in lags
+    }
+    peaks = [
+        lag
+        for lag in lags[1:-1]
+        if correlation[lag] >= correlation[lag - 1]
+        and correlation[lag] >= correlation[lag + 1]
+        and correlation[lag] >= MIN_SEASONAL_AUTOCORRELATION
+    ]
+    if not peaks:
+        return 1
+    highest = max(correlation[lag] for lag in peaks)
+    return next(lag for lag in peaks if correlation[lag] >= 0.9 * highest)
 
 
 def seasonal_naive(windows, targets, horizon, season):

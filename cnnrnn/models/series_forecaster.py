@@ -15,6 +15,51 @@ from cnnrnn.models.checks import (
 from cnnrnn.models.layers import RNN_LAYERS, RNN_TYPES
 
 
+@keras.saving.register_keras_serializable(package="cnnrnn")
+class SubtractLastStep(keras.layers.Layer):
+    """Each window minus its last step: `(batch, steps, features)`, last row 0.
+
+    The network then sees the shape of the recent past, not its level, and
+    forecasts changes from the last value (see `AddLastStep`): a series that
+    leaves the range of its training rows (a trend) stays in familiar
+    territory.
+    """
+
+    def call(self, windows):
+        return windows - windows[:, -1:, :]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="cnnrnn")
+class AddLastStep(keras.layers.Layer):
+    """Adds the last step of the target columns back to forecast changes.
+
+    Called on `[changes, windows]`: `changes` `(batch, horizon, targets)`,
+    `windows` `(batch, steps, features)`; returns `changes` plus
+    `windows[:, -1, target_indices]` at every step.
+
+    Args:
+        target_indices: list of int. The target columns of `windows`.
+    """
+
+    def __init__(self, target_indices, **kwargs):
+        super().__init__(**kwargs)
+        self.target_indices = [int(i) for i in target_indices]
+
+    def call(self, inputs):
+        changes, windows = inputs
+        last = keras.ops.take(windows[:, -1:, :], self.target_indices, axis=-1)
+        return changes + last
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "target_indices": self.target_indices}
+
+
 def build_series_forecaster(
     *,
     lookback,
@@ -28,6 +73,7 @@ def build_series_forecaster(
     units=64,
     dropout=0.1,
     linear_skip=True,
+    relative=True,
     learning_rate=1e-3,
     optimizer="adam",
     weight_decay=0.0,
@@ -49,7 +95,10 @@ def build_series_forecaster(
     3. With `linear_skip`, a linear map of the whole normalised window added
        to that output (an autoregressive model the network corrects: never
        worse to start from, and what wins on short, smooth series).
-    4. `f"{name}_denormalization"`: the targets' statistics applied back.
+    4. With `relative`, the network reads each window minus its last step
+       (`SubtractLastStep`) and forecasts changes from the last values
+       (`AddLastStep`): what a trend or a level shift needs.
+    5. `f"{name}_denormalization"`: the targets' statistics applied back.
 
     Compiled with the `optimizer` (Adam by default), the mean squared error
     and the mean absolute error and root mean squared error as metrics.
@@ -71,6 +120,8 @@ def build_series_forecaster(
             Defaults to 0.1.
         linear_skip: bool. Add the linear autoregressive path. Defaults to
             True.
+        relative: bool. Read windows relative to their last step and
+            forecast changes from it. Defaults to True.
         learning_rate: float. Learning rate of the optimizer, positive.
             Defaults to 1e-3.
         optimizer: str. One of `"adam"`, `"rmsprop"`, `"sgd"`. Defaults to
@@ -120,6 +171,7 @@ def build_series_forecaster(
     check_int("units", units)
     check_fraction("dropout", dropout)
     check_bool("linear_skip", linear_skip)
+    check_bool("relative", relative)
     check_positive("learning_rate", learning_rate)
     check_optimizer(optimizer, weight_decay)
     name = name or "series_forecaster"
@@ -129,6 +181,9 @@ def build_series_forecaster(
     x = normalized = keras.layers.Normalization(
         mean=mean, variance=std**2, name=f"{name}_normalization"
     )(windows)
+    if relative:
+        x = SubtractLastStep(name=f"{name}_relative")(normalized)
+    seen = x
     for index in range(1, num_layers + 1):
         x = RNN_LAYERS[rnn_type](
             units, return_sequences=index < num_layers, name=f"{name}_{rnn_type}{index}"
@@ -137,12 +192,14 @@ def build_series_forecaster(
             x = keras.layers.Dropout(dropout, name=f"{name}_dropout{index}")(x)
     x = keras.layers.Dense(outputs, name=f"{name}_forecast")(x)
     if linear_skip:
-        flat = keras.layers.Flatten(name=f"{name}_flatten")(normalized)
+        flat = keras.layers.Flatten(name=f"{name}_flatten")(seen)
         linear = keras.layers.Dense(
             outputs, kernel_initializer="zeros", name=f"{name}_linear"
         )(flat)
         x = keras.layers.Add(name=f"{name}_add")([x, linear])
     x = keras.layers.Reshape((horizon, len(targets)), name=f"{name}_steps")(x)
+    if relative:
+        x = AddLastStep(targets, name=f"{name}_from_last")([x, normalized])
     forecast = keras.layers.Normalization(
         mean=mean[targets],
         variance=std[targets] ** 2,

@@ -116,6 +116,9 @@ def test_auto_season_and_seasonal_naive():
     steps = np.arange(400)
     assert auto_season(np.sin(2 * np.pi * steps / 24), lookback=48) == 24
     assert auto_season(np.random.default_rng(0).normal(size=400), lookback=48) == 1
+    trend = 0.5 * steps + np.random.default_rng(0).normal(size=400)
+    assert auto_season(trend, lookback=48) == 1  # a trend is no season
+    assert auto_season(trend + 3 * np.sin(2 * np.pi * steps / 12), lookback=48) == 12
     windows = np.arange(10.0).reshape(1, 10, 1)
     assert seasonal_naive(windows, [0], horizon=5, season=3)[0, :, 0].tolist() == [
         7, 8, 9, 7, 8,
@@ -123,3 +126,9 @@ def test_auto_season_and_seasonal_naive():
     assert seasonal_naive(windows, [0], horizon=2, season=1)[0, :, 0].tolist() == [
         9, 9,
     ]  # fmt: skip
+
+
+def test_a_season_longer_than_the_lookback_is_refused(tmp_path):
+    path = write_csv(tmp_path / "s.csv", hourly(100))
+    with pytest.raises(DataError, match=r"data.season \(52\) is longer than"):
+        load_series(path, lookback=24, horizon=1, season=52)

@@ -63,6 +63,7 @@ def test_saving_keeps_forecasts_in_this_and_a_fresh_process(seed, tmp_path):
     np.save(tmp_path / "x.npy", x)
     script = (
         "import json, sys, keras, numpy as np\n"
+        "import cnnrnn.models.series_forecaster  # its layers\n"
         "model = keras.saving.load_model(sys.argv[1], safe_mode=True)\n"
         "print(json.dumps(model.predict(np.load(sys.argv[2]), verbose=0).tolist()))\n"
     )
