@@ -38,10 +38,10 @@ def test_raw_values_in_and_out_at_the_series_scale(seed):
     assert abs(forecast[..., 0].mean() - 5) < 6
 
 
-def test_learns_a_seasonal_series_better_than_the_naive_forecast(seed):
-    steps = np.arange(300)
+def test_learns_a_seasonal_series_ten_times_better_than_the_naive_forecast(seed):
+    steps = np.arange(200)
     series = 50 + 10 * np.sin(2 * np.pi * steps / 12) + 0.05 * steps
-    starts = np.arange(0, 300 - 24 - 6)
+    starts = np.arange(0, 200 - 24 - 6)
     x = np.stack([series[s : s + 24] for s in starts])[..., None].astype("float32")
     y = np.stack([series[s + 24 : s + 30] for s in starts])[..., None]
     model = build_series_forecaster(
@@ -52,7 +52,7 @@ def test_learns_a_seasonal_series_better_than_the_naive_forecast(seed):
         model.fit(x, y, epochs=15, batch_size=32, verbose=0)
         error = np.abs(model.predict(x, verbose=0) - y).mean()
     naive = np.abs(x[:, -1:, :] - y).mean()  # the last value, repeated
-    assert error < 0.3 * naive, (error, naive)
+    assert error < 0.1 * naive, (error, naive)
 
 
 def test_saving_keeps_forecasts_in_this_and_a_fresh_process(seed, tmp_path):
