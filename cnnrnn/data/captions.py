@@ -37,6 +37,8 @@ from cnnrnn.data.options import (
     check_split_fractions,
 )
 from cnnrnn.data.text import (
+    _REPLACEMENT,
+    _decode,
     adapt_vocabulary,
     read_table_rows,
     tokenize,
@@ -60,8 +62,8 @@ _SPLIT_VALUES = {
 }
 # A Flickr8k token line: `name.jpg#0<TAB>caption`.
 _TOKEN_LINE = re.compile(r"([^\t]+)#(\d+)\t")
-# At most this many names are listed in `info["missing_images"]` and
-# `info["skipped_files"]`.
+# At most this many names are listed in `info["missing_images"]`,
+# `info["outside_images"]` and `info["skipped_files"]`.
 _MAX_LISTED = 20
 # Image batch size while decoding every image once.
 _DECODE_BATCH = 256
@@ -138,8 +140,10 @@ def load_captions(
 
     Problems are counted in `info`, never ignored silently: captions naming
     missing images are skipped, images that no caption names are counted,
-    empty captions (also after standardization) are skipped, unreadable
-    images are skipped with all their captions (or rejected, see
+    empty captions (also after standardization) are skipped, captions with
+    bytes that are not UTF-8 are kept with U+FFFD in their place, unreadable
+    images and image names that leave `image_dir` (absolute paths elsewhere,
+    `../`) are skipped with all their captions (or rejected, see
     `on_bad_file`), and images that are not RGB are converted.
 
     Args:
@@ -164,7 +168,8 @@ def load_captions(
               which needs network access.
         image_dir: str, path or None. Folder the image names are relative to.
             A name not found there is looked up by file name anywhere below
-            it (hidden files ignored), so images may sit in a sub-folder.
+            it (hidden files ignored, linked folders followed), so images may
+            sit in a sub-folder. A name that leaves the folder is refused.
             Defaults to None (the captions file's folder). Not allowed with
             `"tfds:NAME"`.
         image_size: int, tuple `(height, width)` or `"auto"`. Size every
@@ -196,8 +201,9 @@ def load_captions(
             id -> token list, starting with `SPECIAL_TOKENS`), when
             evaluating it on new data; other words become id 1. Defaults to
             None (learned from the training captions).
-        on_bad_file: `"skip"` skips unreadable images with their captions,
-            counting them in `info`; `"error"` raises on the first one.
+        on_bad_file: `"skip"` skips unreadable images, and image names that
+            leave `image_dir`, with their captions, counting them in `info`;
+            `"error"` raises on the first one.
             Images that are not RGB are converted either way. Defaults to
             `"skip"`.
         cache: bool. `True` decodes every image once, up front, and keeps the
@@ -219,9 +225,11 @@ def load_captions(
         `num_examples` and `num_images` per split, `vocabulary_size`,
         `max_length`, `standardize`, `splits` (`"from the source"` or
         `"random by image"`), `num_missing_images` with `missing_images` (the
-        first 20 names), `num_uncaptioned_images`, `num_empty_captions`,
-        `num_truncated`, `num_skipped` with `skipped_files` (the first 20, as
-        `"path: reason"`) and `num_converted`; for files also
+        first 20 names), `num_outside_images` with `outside_images` (image
+        names that leave `image_dir`, the first 20), `num_uncaptioned_images`,
+        `num_empty_captions`, `num_replaced` (captions with undecodable
+        bytes), `num_truncated`, `num_skipped` with `skipped_files` (the first
+        20, as `"path: reason"`) and `num_converted`; for files also
         `captions_file` and `image_dir`, for TensorFlow Datasets
         `tfds_splits` (the set's splits read for each split, None where cut
         from the training images).
@@ -232,7 +240,8 @@ def load_captions(
             caption) pair remains, a TensorFlow Datasets set is unknown or not
             a captioning set, there are no training captions to learn a
             vocabulary from, an option is invalid, or (with
-            `on_bad_file="error"`) an image is unreadable.
+            `on_bad_file="error"`) an image is unreadable or an image name
+            leaves `image_dir`.
 
     Example:
 
@@ -256,8 +265,11 @@ def load_captions(
     counts = {
         "num_missing_images": 0,
         "missing_images": [],
+        "num_outside_images": 0,
+        "outside_images": [],
         "num_uncaptioned_images": 0,
         "num_empty_captions": 0,
+        "num_replaced": 0,
         "num_skipped": 0,
         "skipped_files": [],
         "num_converted": 0,
@@ -282,8 +294,10 @@ def load_captions(
     else:
         captions_file, image_dir = _find_captions_file(source, image_dir)
         what = f"Captions file '{captions_file}'"
-        rows = _read_captions_file(captions_file)
-        images = _group_rows(captions_file, rows, _ImageFolder(image_dir), counts)
+        rows = _read_captions_file(captions_file, counts)
+        images = _group_rows(
+            captions_file, rows, _ImageFolder(image_dir), on_bad_file, counts
+        )
         images = _drop_empty_captions(images, standardize, counts)
         images = _drop_bad_images(images, on_bad_file, counts)
         if auto and images:
@@ -396,9 +410,24 @@ def _is_captions_file_name(name):
     )
 
 
-def _read_captions_file(path):
-    """Reads `(name, caption, split, where)` rows from any captions file."""
-    content = path.read_bytes().decode("utf-8-sig", errors="replace")
+def _read_captions_file(path, counts):
+    """Reads `(name, caption, split, where)` rows from any captions file.
+
+    Bytes that are not UTF-8 become U+FFFD; the rows holding one are counted
+    in `counts["num_replaced"]`.
+    """
+    content, replaced = _decode(path.read_bytes())
+    rows = _parse_captions(path, content)
+    if replaced:
+        counts["num_replaced"] = sum(
+            _REPLACEMENT in name or _REPLACEMENT in caption
+            for name, caption, _, _ in rows
+        )
+    return rows
+
+
+def _parse_captions(path, content):
+    """Parses a captions file's text into `(name, caption, split, where)` rows."""
     if not content.strip():
         raise DataError(
             f"Captions file '{path}' is empty: write one captioned image per row, "
@@ -570,10 +599,15 @@ def _read_coco(path, content):
 
 
 class _ImageFolder:
-    """Finds image names below a folder; walks it once, when first needed."""
+    """Finds image names below a folder; walks it once, when first needed.
+
+    Linked folders below it are followed (each real folder walked once).
+    """
 
     def __init__(self, root):
         self.root = os.path.abspath(root)
+        # The folder's real path, so that names through it are inside too.
+        self.real_root = os.path.realpath(self.root)
         self._files = None
         self._by_name = None
 
@@ -581,7 +615,13 @@ class _ImageFolder:
         """Normalised paths of the visible files below the folder."""
         if self._files is None:
             self._files, self._by_name = set(), {}
-            for folder, dirs, names in os.walk(self.root):
+            walked = set()
+            for folder, dirs, names in os.walk(self.root, followlinks=True):
+                real = os.path.realpath(folder)
+                if real in walked:  # A link back to a walked folder.
+                    dirs[:] = []
+                    continue
+                walked.add(real)
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(names):
                     if name.startswith("."):
@@ -591,9 +631,26 @@ class _ImageFolder:
                     self._by_name.setdefault(name, []).append(path)
         return self._files
 
+    def _inside(self, name):
+        """The normalised path of `name` below the folder, or None if it leaves it.
+
+        A name is read as the folder's own folders and files name it (`..`
+        undone textually), so a linked folder below it stays inside; an
+        absolute name may also go through the folder's real path.
+        """
+        path = os.path.normpath(os.path.join(self.root, name))
+        for root in (self.root, self.real_root):
+            if os.path.commonpath([path, root]) == root:
+                return os.path.join(self.root, os.path.relpath(path, root))
+        return None
+
+    def leaves(self, name):
+        """Whether the image name `name` leaves the folder (absolute, `../`)."""
+        return self._inside(name) is None
+
     def find(self, name):
         """Path of the image `name` (relative to the folder, else by file name)."""
-        path = os.path.normpath(os.path.join(self.root, name))
+        path = os.path.normpath(self._inside(name))
         if path in self.files() or os.path.isfile(path):
             return path
         matches = self._by_name.get(os.path.basename(name), [])
@@ -609,11 +666,24 @@ class _ImageFolder:
         return {p for p in self.files() if p.lower().endswith(IMAGE_EXTENSIONS)}
 
 
-def _group_rows(path, rows, folder, counts):
-    """Groups caption rows by image file; counts missing and uncaptioned images."""
-    images, found, missing = {}, {}, {}
+def _group_rows(path, rows, folder, on_bad_file, counts):
+    """Groups caption rows by image file; counts missing, outside and
+    uncaptioned images."""
+    images, found, missing, outside = {}, {}, {}, {}
     for name, caption, split, where in rows:
+        if name in outside:
+            continue
         if name not in found:
+            if folder.leaves(name):
+                if on_bad_file == "error":
+                    raise DataError(
+                        f"Captions file '{path}', {where}: image name {name!r} "
+                        f"leaves the image folder '{folder.root}': give image "
+                        "names relative to image_dir, or pass on_bad_file='skip' "
+                        "to skip such captions."
+                    )
+                outside[name] = None
+                continue
             found[name] = folder.find(name)
         image_path = found[name]
         if image_path is None:
@@ -631,6 +701,8 @@ def _group_rows(path, rows, folder, counts):
         image.texts.append(caption.strip())
     counts["num_missing_images"] = len(missing)
     counts["missing_images"] = list(missing)[:_MAX_LISTED]
+    counts["num_outside_images"] = len(outside)
+    counts["outside_images"] = list(outside)[:_MAX_LISTED]
     captioned = {p for p in found.values() if p is not None}
     counts["num_uncaptioned_images"] = len(folder.image_files() - captioned)
     return list(images.values())
@@ -680,6 +752,12 @@ def _nothing_usable(what, counts):
         example = counts["missing_images"][0]
         problems.append(
             f"{counts['num_missing_images']} missing image(s), e.g. {example!r}"
+        )
+    if counts["num_outside_images"]:
+        example = counts["outside_images"][0]
+        problems.append(
+            f"{counts['num_outside_images']} image name(s) outside image_dir, "
+            f"e.g. {example!r}"
         )
     if counts["num_empty_captions"]:
         problems.append(f"{counts['num_empty_captions']} empty caption(s)")

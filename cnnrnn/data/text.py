@@ -33,6 +33,9 @@ _HEADER_CHOICES = ("auto", True, False)
 # Bucketed batching uses at most this many length buckets.
 _MAX_BUCKETS = 8
 _INT_LABEL = re.compile(r"[+-]?[0-9]+")
+_NUMBER_LABEL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# At most this many labels of each kind are named in a message.
+_MAX_NAMED_LABELS = 5
 _REPLACEMENT = "\ufffd"
 
 
@@ -63,6 +66,8 @@ def load_text_classification(
     Labels are read as strings. When every label is an integer (`0`, `1`,
     `-1`), they are written in canonical form and sorted numerically
     (`["0", "1"]`); otherwise the class names are the sorted distinct labels.
+    A file whose labels mix numbers and words (`1`, `pos`), or spell one
+    number two ways without all being integers (`1`, `1.0`), is refused.
     Class folders are sorted the same way, and a TensorFlow Datasets set keeps
     the order of its `ClassLabel` names.
 
@@ -129,8 +134,9 @@ def load_text_classification(
     Raises:
         DataError: if the source is missing, empty or malformed (a row without
             its text or label, with the line number), has a single class, has
-            labels not in `class_names`, is an unknown or unsuitable
-            TensorFlow Datasets set, or an option is invalid.
+            labels that mix numbers and words, has labels not in
+            `class_names`, is an unknown or unsuitable TensorFlow Datasets
+            set, or an option is invalid.
 
     Example:
 
@@ -180,7 +186,7 @@ def load_text_classification(
         texts, labels, counts = _read_table(
             path, text_column, label_column, _DELIMITERS[delimiter], header
         )
-        labels = _canonical_labels(labels)
+        labels = _canonical_labels(labels, f"Text file '{path}'")
         what = f"Text file '{path}'"
     else:
         raise DataError(
@@ -522,11 +528,40 @@ def _decode(data):
         return data.decode("utf-8-sig", errors="replace"), True
 
 
-def _canonical_labels(labels):
-    """Integer labels in canonical form (`"+1"`, `"01"` -> `"1"`), others as is."""
+def _canonical_labels(labels, what):
+    """Integer labels in canonical form (`"+1"`, `"01"` -> `"1"`), others as is.
+
+    Raises:
+        DataError: if the labels mix numbers and words, or (not all integers)
+            spell one number two ways: each would silently be its own class.
+    """
     if all(_INT_LABEL.fullmatch(label) for label in labels):
         return [str(int(label)) for label in labels]
+    distinct = list(dict.fromkeys(labels))
+    numbers = [label for label in distinct if _NUMBER_LABEL.fullmatch(label)]
+    if numbers and len(numbers) < len(distinct):
+        words = [label for label in distinct if not _NUMBER_LABEL.fullmatch(label)]
+        raise DataError(
+            f"{what} has labels that mix numbers ({_named(numbers)}) and words "
+            f"({_named(words)}): give every row one kind of label (all numbers "
+            "or all words), or check label_column and header."
+        )
+    spellings = {}
+    for label in numbers:
+        spellings.setdefault(float(label), []).append(label)
+    for same in spellings.values():
+        if len(same) > 1:
+            raise DataError(
+                f"{what} has labels that spell one number two ways "
+                f"({_named(same)}): write each class one way."
+            )
     return labels
+
+
+def _named(labels):
+    """The first labels, quoted, for a message."""
+    named = ", ".join(map(repr, labels[:_MAX_NAMED_LABELS]))
+    return named + (", ..." if len(labels) > _MAX_NAMED_LABELS else "")
 
 
 def _sort_key(names):

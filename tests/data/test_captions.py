@@ -350,6 +350,82 @@ def test_nothing_usable_raises(tmp_path):
         load_captions(tmp_path / "c.csv")
 
 
+def test_image_names_leaving_the_image_folder_are_refused_and_counted(tmp_path):
+    folder = tmp_path / "data"
+    rows = write_set(folder, 4)
+    write_image(tmp_path / "secret.png", 9)
+    write_image(tmp_path / "elsewhere" / "im1.png", 9)
+    extra = [
+        ["../secret.png", "a file outside"],
+        [str(tmp_path / "secret.png"), "an absolute path outside"],
+        ["../elsewhere/im1.png", "outside, though im1.png is inside"],
+        ["../secret.png", "the same name again"],
+        [str(folder / "im0.png"), "an absolute path inside"],
+        ["sub/../im1.png", "a path that stays inside"],
+    ]
+    write_csv(folder / "captions.csv", [["image", "caption"], *rows, *extra])
+    data = load_captions(folder, image_size=SIZE, validation_split=0, test_split=0)
+    info = data.info
+    assert info["num_outside_images"] == 3
+    assert info["outside_images"] == [
+        "../secret.png",
+        str(tmp_path / "secret.png"),
+        "../elsewhere/im1.png",
+    ]
+    assert info["num_missing_images"] == 0
+    assert info["num_images"]["train"] == 4
+    assert info["num_examples"]["train"] == len(rows) + 2
+    assert 9 not in image_index(collect(data.train)[0])
+    message = (
+        r"line \d+: image name '\.\./secret\.png' leaves the image folder '.*data': "
+        "give image names relative to image_dir"
+    )
+    with pytest.raises(DataError, match=message):
+        load_captions(folder, on_bad_file="error")
+    write_csv(folder / "captions.csv", [["image", "caption"], *extra[:3]])
+    message = r"3 image name\(s\) outside image_dir, e.g. '\.\./secret\.png'"
+    with pytest.raises(DataError, match=message):
+        load_captions(folder)
+
+
+def test_linked_image_folders_are_searched_without_looping(tmp_path):
+    rows = write_set(tmp_path / "elsewhere", 4, sub="images")
+    (tmp_path / "elsewhere" / "images" / "loop").symlink_to(
+        tmp_path / "elsewhere" / "images", target_is_directory=True
+    )
+    flat = [[name.rsplit("/", 1)[1], caption] for name, caption in rows]
+    folder = tmp_path / "data"
+    write_csv(folder / "captions.csv", [["image", "caption"], *flat])
+    (folder / "images").symlink_to(
+        tmp_path / "elsewhere" / "images", target_is_directory=True
+    )
+    data = load_captions(folder, image_size=SIZE, validation_split=0, test_split=0)
+    assert data.info["num_images"]["train"] == 4
+    assert data.info["num_missing_images"] == 0
+    assert data.info["num_outside_images"] == 0
+    assert data.info["num_uncaptioned_images"] == 0
+    # A linked image_dir holds its real path's names too.
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere" / "images")
+    real = tmp_path / "elsewhere" / "images" / "im0.png"
+    write_csv(folder / "c.csv", [["image", "caption"], [str(real), "a dog"]])
+    data = load_captions(folder / "c.csv", image_dir=tmp_path / "link", test_split=0)
+    assert data.info["num_outside_images"] == 0
+    assert data.info["num_images"]["train"] == 1
+    assert data.info["num_uncaptioned_images"] == 3
+
+
+def test_undecodable_captions_are_replaced_and_counted(tmp_path):
+    write_set(tmp_path, 4)
+    content = (tmp_path / "captions.csv").read_bytes()
+    content += b"im0.png,caf\xe9 au lait\nim1.png,plain words\n"
+    (tmp_path / "captions.csv").write_bytes(content)
+    data = load_captions(tmp_path, image_size=SIZE, validation_split=0, test_split=0)
+    assert data.info["num_replaced"] == 1
+    write_set(tmp_path, 4)
+    data = load_captions(tmp_path, image_size=SIZE, validation_split=0, test_split=0)
+    assert data.info["num_replaced"] == 0
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

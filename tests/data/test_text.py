@@ -193,6 +193,28 @@ def test_integer_labels_sort_numerically_in_canonical_form(tmp_path):
     assert by_text["text 0"] == 3 and by_text["text 2"] == 0 and by_text["text 3"] == 0
 
 
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (
+            ["1", "01", "pos"],
+            r"labels that mix numbers \('1', '01'\) and words \('pos'\): give "
+            "every row one kind of label",
+        ),
+        (["0", "1", "neutral"], r"mix numbers \('0', '1'\) and words \('neutral'\)"),
+        (["1", "1.0", "2"], r"spell one number two ways \('1', '1.0'\)"),
+    ],
+    ids=["int-and-word", "ints-and-word", "one-number-two-ways"],
+)
+def test_labels_mixing_numbers_and_words_are_refused(tmp_path, labels, message):
+    rows = [(f"text {i}", label) for i, label in enumerate(labels * 4)]
+    with pytest.raises(DataError, match=message):
+        load_text_classification(rows_file(tmp_path, rows))
+    decimals = [(f"text {i}", ("0.5", "1.5")[i % 2]) for i in range(8)]
+    data = load_text_classification(rows_file(tmp_path, decimals, name="d.tsv"))
+    assert data.info["class_names"] == ["0.5", "1.5"]
+
+
 def test_multiclass_string_labels(tmp_path):
     rows = balanced_rows(30, labels=("sad", "happy", "angry"))
     data = load_text_classification(rows_file(tmp_path, rows), batch_size=5)
