@@ -81,21 +81,46 @@ def load_config_file(path):
     `devices` sections, or a `config.json` written by a previous run.
 
     Raises:
-        CnnrnnError: for a missing file, a parse error or an unknown section.
+        CnnrnnError: for a missing file, a parse error, a file that is not
+            one object of sections or a section that is not an object.
     """
     path = pathlib.Path(path)
     if not path.is_file():
         raise CnnrnnError(f"Config file '{path}' not found: check the --config path.")
+    kind = "TOML" if path.suffix == ".toml" else "JSON"
     try:
         if path.suffix == ".toml":
             config = tomllib.loads(path.read_text())
         else:
             config = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise CnnrnnError(
+            f"Config file '{path}' is not valid JSON (line {error.lineno} column "
+            f"{error.colno}: {error.msg}): fix it and retry."
+        ) from None
     except (ValueError, UnicodeDecodeError) as error:
-        kind = "TOML" if path.suffix == ".toml" else "JSON"
         raise CnnrnnError(
             f"Config file '{path}' is not valid {kind}: {error}. Fix it and retry."
         ) from None
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    if not isinstance(config, dict):
+        raise CnnrnnError(
+            f"Config file '{path}' is not a JSON object (it holds "
+            f"{names.get(type(config), 'a number')}): write one object with "
+            'sections such as {"model": {...}, "training": {...}}.'
+        )
+    for section in SECTIONS:
+        value = config.get(section, {})
+        if not isinstance(value, dict):
+            raise CnnrnnError(
+                f"Config file '{path}': section '{section}' is not an object "
+                f"(it holds {names.get(type(value), 'a number')}): write it as "
+                + (
+                    f"a [{section}] table."
+                    if kind == "TOML"
+                    else f'"{section}": {{...}}.'
+                )
+            )
     return current_names(
         {key: value for key, value in config.items() if key in SECTIONS}
     )

@@ -46,9 +46,66 @@ def write_json(path, data):
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def read_json(path):
-    """Reads a JSON file written by `write_json`."""
-    return json.loads(pathlib.Path(path).read_text())
+def read_json(path, *, what="File", fix="restore it or delete it"):
+    """Reads a JSON file written by `write_json`.
+
+    Args:
+        path: path-like. The file.
+        what: str. How the error message names the file, e.g. `"Run config"`.
+        fix: str. What the error message tells the user to do.
+
+    Raises:
+        RunDirError: one line naming the file, the problem and `fix`, when
+            the file is not valid JSON (hand-edited, truncated, not text).
+    """
+    path = pathlib.Path(path)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        problem = f"line {error.lineno} column {error.colno}: {error.msg}"
+    except UnicodeDecodeError as error:
+        problem = f"not UTF-8 text: {error.reason} at byte {error.start}"
+    raise RunDirError(f"{what} '{path}' is not valid JSON ({problem}): {fix}.")
+
+
+RUN_CONFIG_KEYS = ("app", "data", "model")
+_JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+
+
+def read_run_config(run_dir, *, fix="restore it or retrain with --overwrite"):
+    """Reads a run's `config.json`, checking it is one `train` writes.
+
+    Args:
+        run_dir: path-like. The run directory.
+        fix: str. What an error message tells the user to do.
+
+    Returns:
+        The configuration, a dict with at least `app`, `data` and `model`.
+
+    Raises:
+        RunDirError: one line naming the file and the problem, when the file
+            is missing, not valid JSON, not a JSON object or lacks a section.
+    """
+    path = pathlib.Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise RunDirError(f"Run '{run_dir}' has no {CONFIG_FILE}: {fix}.")
+    config = read_json(path, what="Run config", fix=fix)
+    if not isinstance(config, dict):
+        raise RunDirError(
+            f"Run config '{path}' is not a JSON object (it holds "
+            f"{_JSON_KINDS.get(type(config), 'a number')}): {fix}."
+        )
+    for key in RUN_CONFIG_KEYS:
+        if key not in config:
+            raise RunDirError(f"Run config '{path}' has no \"{key}\" entry: {fix}.")
+        kind = str if key == "app" else dict
+        if not isinstance(config[key], kind):
+            expected = "a string" if kind is str else "an object"
+            raise RunDirError(
+                f"Run config '{path}' has a \"{key}\" entry that is not {expected}: "
+                f"{fix}."
+            )
+    return config
 
 
 def is_finished(run_dir):
@@ -92,7 +149,10 @@ def check_run_dir(run_dir, *, config, overwrite=False):
             f"Output '{run_dir}' already holds a finished run: pass --overwrite to "
             "replace it or choose another --output."
         )
-    if not same_run(read_json(run_dir / CONFIG_FILE), config):
+    saved = read_run_config(
+        run_dir, fix="restore it, or pass --overwrite to start the run again"
+    )
+    if not same_run(saved, config):
         raise RunDirError(
             f"Output '{run_dir}' holds an interrupted run with a different "
             "configuration: rerun with the same options to resume it, or pass "

@@ -490,7 +490,8 @@ def load_run(run_dir, *, safe_mode=True):
         A tuple `(app, config, model)`.
 
     Raises:
-        RunDirError: when `run_dir` is not a finished run.
+        RunDirError: when `run_dir` is not a finished run or its
+            `config.json` is missing, not valid JSON or incomplete.
     """
     from cnnrnn.apps import check_backend, get_app
 
@@ -500,7 +501,7 @@ def load_run(run_dir, *, safe_mode=True):
             f"'{run_dir}' is not a finished cnnrnn run (no {runs.MODEL_FILE}): "
             "train one with `cnnrnn train APP --output DIR`, or check the path."
         )
-    config = current_names(runs.read_json(run_dir / runs.CONFIG_FILE))
+    config = current_names(runs.read_run_config(run_dir))
     app = get_app(config["app"])
     check_backend(app)
     getattr(app.build_model, "target", None)  # imports the factory's module:

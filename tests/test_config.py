@@ -137,3 +137,32 @@ def test_old_option_names_read_as_the_new_ones(tmp_path):
 def test_every_option_of_the_data_loader_is_a_data_option(name, option):
     config = resolve_config(apps.get_app(name), overrides={"data": {option: None}})
     assert config["data"][option] is None
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"model": {"depth": 2,}}', "not valid JSON \\(line 1 column 23"),
+        ('[{"model": {"depth": 2}}]', "not a JSON object"),
+        ('"model"', "not a JSON object"),
+        ('{"model": [2]}', "section 'model' is not an object"),
+    ],
+)
+def test_a_broken_json_config_file_is_a_one_line_error(tmp_path, text, message):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(CnnrnnError, match=message) as caught:
+        load_config_file(path)
+    assert f"'{path}'" in str(caught.value)
+
+
+def test_a_config_file_that_is_a_json_list_is_a_one_line_cli_error(tmp_path, capsys):
+    from cnnrnn import cli
+
+    path = tmp_path / "config.json"
+    path.write_text('[{"model": {"depth": 2}}]')
+    code = cli.main(["train", "plant-classifier", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert str(path) in err and "not a JSON object" in err
+    assert "Traceback" not in err and "Error:" not in err

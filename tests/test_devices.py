@@ -60,17 +60,37 @@ def tf_config(workers):
     return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}})
 
 
-def test_real_cpu_detection():
+def real_tf_accelerators():
+    """The GPUs and TPUs TensorFlow really sees on this machine, none on a CPU."""
+    return [
+        device
+        for kind in ("GPU", "TPU")
+        for device in tf.config.list_physical_devices(kind)
+    ]
+
+
+def test_real_detection():
+    """Holds on any machine: the report matches what TensorFlow really sees."""
     assert devices.active_backend() == "tensorflow"
-    assert devices.list_accelerators() == []
+    found = devices.list_accelerators()
+    real = real_tf_accelerators()
+    assert [a.kind for a in found] == [d.device_type for d in real]
     info = devices.report()
     assert json.loads(json.dumps(info)) == info
     assert info["backend"] == "tensorflow"
-    assert info["accelerators"] == []
-    assert info["precision"] == "float32"
-    assert info["strategy"] == "one_device"
+    assert len(info["accelerators"]) == len(real)
+    assert info["precision"] == devices.choose_precision(found)
+    assert info["strategy"] == devices.choose_strategy(found)
     assert info["cuda_visible_devices"] is None
     assert info["tf_config_workers"] is None
+
+
+def test_report_on_a_machine_without_accelerators(monkeypatch):
+    fake_tf_devices(monkeypatch)
+    assert devices.list_accelerators() == []
+    info = devices.report()
+    assert info["accelerators"] == []
+    assert (info["precision"], info["strategy"]) == ("float32", "one_device")
 
 
 @pytest.mark.parametrize(
@@ -258,7 +278,8 @@ def test_enable_memory_growth_on_cpu():
     devices.enable_memory_growth()
 
 
-def test_configure_on_cpu(reset_policy):
+def test_configure_on_cpu(monkeypatch, reset_policy):
+    fake_tf_devices(monkeypatch)  # no accelerator, even on a GPU machine
     keras.mixed_precision.set_global_policy("mixed_float16")
     setup = devices.configure()
     assert keras.mixed_precision.global_policy().name == "float32"
@@ -419,3 +440,61 @@ def test_count_nvidia_gpus(monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", absent)
     assert devices.count_nvidia_gpus() == 0
+
+
+# Tests that need a real accelerator: `pytest -m gpu` on a GPU machine (the
+# default `-m 'not slow and not gpu'` deselects them; without a GPU they skip).
+
+
+@pytest.fixture
+def real_gpus():
+    """The GPUs TensorFlow really sees; skips the test on a machine without one."""
+    found = tf.config.list_physical_devices("GPU")
+    if not found:
+        pytest.skip(
+            "no GPU visible to TensorFlow (nvidia-smi lists "
+            f"{devices.count_nvidia_gpus()}): run `pytest -m gpu` on a GPU machine"
+        )
+    return found
+
+
+@pytest.mark.gpu
+def test_a_real_gpu_is_detected(real_gpus):
+    gpus = [a for a in devices.list_accelerators() if a.kind == "GPU"]
+    assert len(gpus) == len(real_gpus)
+    assert all(a.name and a.compute_capability for a in gpus)
+    assert len(gpus) <= devices.count_nvidia_gpus()  # nvidia-smi, no TensorFlow
+    text = render(devices.report())
+    assert "No GPU or TPU found" not in text and gpus[0].name in text
+
+
+@pytest.mark.gpu
+def test_auto_precision_is_mixed_on_a_real_gpu(real_gpus, reset_policy):
+    gpus = [a for a in devices.list_accelerators() if a.kind == "GPU"]
+    if any((a.compute_capability or (0, 0)) < (7, 0) for a in gpus):
+        pytest.skip(f"a GPU older than compute capability 7.0: {gpus}")
+    setup = devices.configure(precision="auto")
+    assert setup.precision == "mixed_float16"
+    assert keras.mixed_precision.global_policy().name == "mixed_float16"
+    expected = "mirrored" if len(gpus) > 1 else "one_device"
+    assert setup.strategy_name == expected
+
+
+@pytest.mark.gpu
+def test_a_tiny_model_trains_on_a_real_gpu(real_gpus, reset_policy, seed):
+    import numpy as np
+
+    from cnnrnn.models import build_plant_classifier
+
+    setup = devices.configure()
+    with setup.scope():
+        model = build_plant_classifier(
+            image_shape=(16, 16, 3), num_classes=2, depth=1, base_filters=4
+        )
+    assert "GPU" in model.weights[0].value.device.upper()
+    images = np.random.default_rng(0).uniform(0, 255, (32, 16, 16, 3))
+    labels = (images.mean(axis=(1, 2, 3)) > 127.5).astype("int32")
+    history = model.fit(images.astype("float32"), labels, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    probabilities = model.predict(images[:4].astype("float32"), verbose=0)
+    assert probabilities.dtype == np.float32

@@ -68,7 +68,9 @@ def test_report_names_the_active_backend():
     found = devices.list_accelerators()
     assert all(a.kind in ("GPU", "TPU") for a in found)
     assert info["precision"] == devices.choose_precision(found)
-    assert info["strategy"] == "one_device"
+    # Only tensorflow distributes over several local GPUs; on any machine.
+    strategy = devices.choose_strategy(found) if BACKEND == "tensorflow" else None
+    assert info["strategy"] == (strategy or "one_device")
 
 
 @jax_or_torch
@@ -111,4 +113,38 @@ def test_a_model_built_under_the_chosen_precision_runs(seed, precision):
     assert probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-3)
     logs = model.train_on_batch(images, np.array([0, 2]), return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+
+def _device_of(variable):
+    """Where a Keras variable lives, as the active backend names it."""
+    value = variable.value
+    if BACKEND == "jax":
+        return " ".join(str(device) for device in value.devices())
+    return str(value.device)  # torch: "cuda:0"; tensorflow: ".../device:GPU:0"
+
+
+@pytest.mark.gpu
+def test_the_active_backend_trains_on_a_real_gpu(seed):
+    """`pytest -m gpu` (and `KERAS_BACKEND=torch pytest -m gpu`) on a GPU machine."""
+    gpus = [a for a in devices.list_accelerators() if a.kind == "GPU"]
+    if not gpus:
+        pytest.skip(
+            f"no GPU visible to {BACKEND} (nvidia-smi lists "
+            f"{devices.count_nvidia_gpus()}): run on a GPU machine"
+        )
+    assert len(gpus) <= devices.count_nvidia_gpus()
+    modern = all((a.compute_capability or (0, 0)) >= (7, 0) for a in gpus)
+    setup = devices.configure(precision="auto")
+    assert setup.precision == ("mixed_float16" if modern else "float32")
+    with setup.scope():
+        model = build_plant_classifier(
+            image_shape=(16, 16, 3), num_classes=3, depth=1, base_filters=4
+        )
+    device = _device_of(model.weights[0]).lower()
+    assert "gpu" in device or "cuda" in device, device
+    images = np.random.default_rng(0).uniform(0, 255, (8, 16, 16, 3))
+    logs = model.train_on_batch(
+        images.astype("float32"), np.arange(8) % 3, return_dict=True
+    )
     assert np.isfinite(logs["loss"])
