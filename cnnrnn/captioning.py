@@ -1,9 +1,9 @@
 """Caption quality: corpus BLEU on a data split, and example captions for a run."""
 
-import warnings
+import math
+from collections import Counter
 
 import numpy as np
-from nltk.translate.bleu_score import corpus_bleu
 
 from cnnrnn import plots, runs
 from cnnrnn.models.image_captioner import CaptionDecoder
@@ -14,7 +14,16 @@ NUM_EXAMPLES = 12
 
 
 def bleu_scores(references, captions):
-    """Corpus BLEU-1 to BLEU-4 of captions against their references (nltk).
+    """Corpus BLEU-1 to BLEU-4 of captions against their references.
+
+    The BLEU of Papineni et al. (2002), as coco-caption, multi-bleu.perl and
+    sacreBLEU compute it: clipped n-gram matches and n-gram counts summed over
+    the corpus, their ratios' geometric mean, times the brevity penalty
+    `exp(1 - r / c)` when the captions' total length `c` is below `r`, the sum
+    over images of the reference length closest to the caption's (the
+    shorter on a tie). A caption shorter than `n` words adds no n-gram to the
+    count (nltk's `corpus_bleu` counts one unmatched n-gram for it, which
+    lowers BLEU-3 and BLEU-4 of short captions).
 
     Args:
         references: list (one entry per image) of lists of reference
@@ -23,19 +32,55 @@ def bleu_scores(references, captions):
 
     Returns:
         `{"bleu_1": ..., "bleu_4": ...}`: floats in [0, 1], without
-        smoothing (the standard corpus BLEU of captioning papers).
+        smoothing (the standard corpus BLEU of captioning papers): 0 when
+        some order up to `n` has no match.
 
     Example:
 
     >>> bleu_scores([[["a", "red", "circle"]]], ["a red circle"])["bleu_1"]
     1.0
     """
-    hypotheses = [text.split() for text in captions]
-    weights = [tuple(1 / n for _ in range(n)) for n in BLEU_ORDERS]
-    with warnings.catch_warnings():  # nltk warns when an n-gram order has no match
-        warnings.simplefilter("ignore", UserWarning)
-        scores = corpus_bleu(references, hypotheses, weights=weights)
-    return {f"bleu_{n}": float(s) for n, s in zip(BLEU_ORDERS, scores, strict=True)}
+    if len(references) != len(captions):
+        raise ValueError(
+            "Expected one list of references per caption. Received: "
+            f"{len(references)} lists of references and {len(captions)} captions."
+        )
+    matches = Counter()
+    counts = Counter()
+    caption_length = reference_length = 0
+    for refs, caption in zip(references, captions, strict=True):
+        words = caption.split()
+        caption_length += len(words)
+        reference_length += min((abs(len(ref) - len(words)), len(ref)) for ref in refs)[
+            1
+        ]
+        for n in BLEU_ORDERS:
+            ngrams = _ngrams(words, n)
+            most_in_a_reference = Counter()
+            for ref in refs:
+                most_in_a_reference |= _ngrams(ref, n)
+            matches[n] += sum((ngrams & most_in_a_reference).values())
+            counts[n] += sum(ngrams.values())
+    if caption_length == 0:
+        brevity_penalty = 0.0
+    elif caption_length >= reference_length:
+        brevity_penalty = 1.0
+    else:
+        brevity_penalty = math.exp(1 - reference_length / caption_length)
+    scores = {}
+    for n in BLEU_ORDERS:
+        orders = range(1, n + 1)
+        if any(matches[k] == 0 for k in orders):
+            scores[f"bleu_{n}"] = 0.0
+            continue
+        log_precision = sum(math.log(matches[k] / counts[k]) for k in orders) / n
+        scores[f"bleu_{n}"] = float(brevity_penalty * math.exp(log_precision))
+    return scores
+
+
+def _ngrams(tokens, n):
+    """How many times each n-gram (a tuple of n tokens) occurs in `tokens`."""
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
 def caption_images(decoder, image_batches, **options):

@@ -48,7 +48,13 @@ def test_train_writes_a_complete_run_directory(trained_run):
     assert not (trained_run / runs.CHECKPOINT_DIR).exists()
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["epochs"] == 2
-    assert 0.0 <= metrics["accuracy"] <= 1.0
+    # The accuracy is the saved model's on the test split, counted here.
+    from cnnrnn import apps, training
+
+    _, config, model = training.load_run(trained_run)
+    test = training.load_splits(apps.get_app("plant-classifier"), config).test
+    hits = [model.predict_on_batch(x).argmax(-1) == np.asarray(y) for x, y in test]
+    assert metrics["accuracy"] == pytest.approx(np.concatenate(hits).mean())
     config = json.loads((trained_run / "config.json").read_text())
     assert config["model"]["depth"] == 2
     assert config["model_from_data"]["num_classes"] == 4
@@ -89,7 +95,17 @@ def test_evaluate_on_another_folder(trained_run, demo_home, capsys):
         capsys, "evaluate", str(trained_run), "--data", str(source), "--json"
     )
     assert code == 0
-    assert 0.0 <= json.loads(out)["accuracy"] <= 1.0
+    # Every image of the folder, predicted one by one: right when the top
+    # class is the name of the image's folder.
+    images = sorted(source.rglob("*.png"))
+    _, predicted, _ = run_cli(capsys, "predict", str(trained_run), *map(str, images),
+                              "--top-k", "1", "--json")  # fmt: skip
+    results = json.loads(predicted)
+    assert [r["input"] for r in results] == [str(image) for image in images]
+    right = [r["predictions"][0]["label"] == image.parent.name
+             for r, image in zip(results, images, strict=True)]  # fmt: skip
+    assert len(right) > 0
+    assert json.loads(out)["accuracy"] == pytest.approx(np.mean(right), abs=1e-6)
 
 
 def test_predict_ranks_classes_for_each_image(trained_run, demo_home, capsys, tmp_path):

@@ -83,18 +83,25 @@ def test_caption_prints_one_caption_per_image(caption_run, demo, capsys):
 def test_caption_json_greedy_beam_and_seeded_sampling(caption_run, demo, capsys):
     images = _images(demo, 4)
     base = ["caption", str(caption_run), *images, "--json"]
-    _, beam, _ = run_cli(capsys, *base)
-    _, greedy, _ = run_cli(capsys, *base, "--beam-width", "1")
-    sampled = [
-        run_cli(capsys, *base, "--beam-width", "1", "--temperature", "1.5",
-                "--random-seed", "7")[1]
-        for _ in range(2)
-    ]  # fmt: skip
-    assert sampled[0] == sampled[1]
-    for output in (beam, greedy):
-        results = json.loads(output)
-        assert [r["image"] for r in results] == images
-        assert all(r["log_probability"] <= 0 for r in results)
+    sample = ["--beam-width", "1", "--temperature", "1.5", "--random-seed"]
+    calls = {
+        "beam": run_cli(capsys, *base),
+        "greedy": run_cli(capsys, *base, "--beam-width", "1"),
+        "sampled": run_cli(capsys, *base, *sample, "7"),
+        "sampled again": run_cli(capsys, *base, *sample, "7"),
+        "another seed": run_cli(capsys, *base, *sample, "8"),
+    }
+    for name, (code, _, err) in calls.items():
+        assert code == 0, (name, err)
+    results = {name: json.loads(out) for name, (_, out, _) in calls.items()}
+    # The same seed draws the same captions, with the same log-probabilities;
+    # another seed, at temperature 1.5 over four images, draws others.
+    assert results["sampled"] == results["sampled again"]
+    assert results["sampled"] != results["another seed"]
+    for name, result in results.items():
+        assert [r["image"] for r in result] == images, name
+        assert all(r["log_probability"] <= 0 for r in result), name
+        assert all(isinstance(r["caption"], str) for r in result), name
 
 
 def test_caption_errors_are_one_line(caption_run, tmp_path, capsys):

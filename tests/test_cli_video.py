@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from cnnrnn import cli, runs
@@ -96,7 +97,22 @@ def test_evaluate_on_other_clips(video_run, clips, capsys):
     code, out, _ = run_cli(
         capsys, "evaluate", str(video_run), "--data", str(clips), "--json"
     )
-    assert code == 0 and 0 <= json.loads(out)["accuracy"] <= 1
+    assert code == 0
+    # Every clip predicted one by one: right when the top class is the name of
+    # the clip's folder.
+    files = sorted(clips.rglob("*.mp4"))
+    code, predicted, _ = run_cli(
+        capsys, "predict", str(video_run), *map(str, files), "--top-k", "1", "--json"
+    )
+    assert code == 0
+    results = json.loads(predicted)
+    assert [result["input"] for result in results] == list(map(str, files))
+    right = [
+        result["predictions"][0]["label"] == file.parent.name
+        for result, file in zip(results, files, strict=True)
+    ]
+    assert len(right) == 8 * len(VIDEO_CLASSES)
+    assert json.loads(out)["accuracy"] == pytest.approx(np.mean(right), abs=1e-6)
 
 
 def test_precomputed_features_train_a_frozen_encoder_run(clips, tmp_path):

@@ -131,25 +131,68 @@ def test_precomputed_features_then_fine_tuning_keeps_the_best_phase(
 
 @pytest.mark.parametrize(
     "devices",
-    [{"strategy": "mirrored"}, {"precision": "mixed_float16"}],
+    [
+        {"strategy": "mirrored", "precision": "float32"},
+        {"strategy": "one_device", "precision": "mixed_float16"},
+    ],
     ids=["mirrored", "mixed_float16"],
 )
 def test_training_under_a_strategy_or_mixed_precision(
-    small_demo, tmp_path, devices, seed
+    small_demo, tmp_path, devices, seed, monkeypatch
 ):
+    import tensorflow as tf
+
+    setups, built = [], []
+    configure, build_model = training.devices.configure, training.build_model
+
+    def spy_configure(**options):
+        setups.append(configure(**options))
+        return setups[-1]
+
+    def spy_build_model(app, config):
+        model = build_model(app, config)
+        built.append((model, tf.distribute.get_strategy()))
+        return model
+
+    monkeypatch.setattr(training.devices, "configure", spy_configure)
+    monkeypatch.setattr(training, "build_model", spy_build_model)
     config = small_config(small_demo, epochs=1)
     config["devices"].update(devices)
+    console = Console(record=True, width=200)
     try:
         metrics = training.train(
             apps.get_app("plant-classifier"),
             config=config,
             run_dir=tmp_path,
-            console=Console(quiet=True),
+            console=console,
         )
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert runs.is_finished(tmp_path)
-    assert 0.0 <= metrics["accuracy"] <= 1.0
+    (setup,) = setups
+    ((model, strategy),) = built
+    precision, strategy_name = devices["precision"], devices["strategy"]
+    assert (setup.precision, setup.strategy_name) == (precision, strategy_name)
+    assert f"(backend tensorflow, {precision}, {strategy_name})" in (
+        console.export_text()
+    )
+    # The model was built inside the strategy's scope, with the policy's dtypes.
+    assert strategy is setup.strategy
+    if strategy_name == "mirrored":
+        assert isinstance(strategy, tf.distribute.MirroredStrategy)
+    compute_dtype = "float16" if precision == "mixed_float16" else "float32"
+    assert model.dtype_policy.name == precision
+    _, _, loaded = training.load_run(tmp_path)
+    for trained in (model, loaded):
+        # The first layer with weights (a convolution; the output layer is
+        # float32 under any policy).
+        layer = next(layer for layer in trained.layers if layer.weights)
+        assert layer.compute_dtype == compute_dtype, layer.name
+        assert layer.variable_dtype == "float32", layer.name
+    # The reported accuracy is the saved model's on the test split.
+    _, split, recomputed = training.evaluate_run(tmp_path)
+    assert split == metrics["evaluated_on"] == "test"
+    assert metrics["accuracy"] == pytest.approx(recomputed["accuracy"], abs=1e-6)
 
 
 def test_a_time_budget_stops_training_after_the_epoch_that_reaches_it(

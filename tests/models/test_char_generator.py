@@ -115,12 +115,12 @@ def test_lowercase_model_reads_capitals(seed):
 @pytest.mark.parametrize(
     "options, match",
     [
-        ({"length": -1}, "length"),
-        ({"num_samples": 0}, "num_samples"),
-        ({"temperature": -0.5}, "temperature"),
-        ({"top_k": 0}, "top_k"),
-        ({"top_p": 1.5}, "top_p"),
-        ({"stop": ""}, "stop"),
+        ({"length": -1}, "Received: length=-1$"),
+        ({"num_samples": 0}, "Received: num_samples=0$"),
+        ({"temperature": -0.5}, r"Received: temperature=-0\.5$"),
+        ({"top_k": 0}, "Received: top_k=0$"),
+        ({"top_p": 1.5}, r"Received: top_p=1\.5$"),
+        ({"stop": ""}, "Argument `stop` must be a non-empty string. Received: ''$"),
     ],
 )
 def test_bad_sampling_options(seed, options, match):
@@ -179,12 +179,15 @@ def test_optimizer_and_weight_decay(seed, tmp_path):
     "options, match",
     [
         ({"rnn_type": "lsmt"}, "rnn_type='lsmt'"),
-        ({"units": 0}, "units"),
-        ({"num_layers": 0}, "num_layers"),
-        ({"dropout": 1.0}, "dropout"),
+        ({"units": 0}, "Received: units=0$"),
+        ({"num_layers": 0}, "Received: num_layers=0$"),
+        ({"dropout": 1.0}, r"Received: dropout=1\.0$"),
         ({"vocab_size": 5}, "vocab_size=5"),
-        ({"vocabulary": ["a", "a"]}, "twice"),
-        ({"vocabulary": ["ab"]}, "single characters"),
+        ({"vocabulary": ["a", "a"]}, "`vocabulary` holds a character twice"),
+        (
+            {"vocabulary": ["ab"]},
+            r"single characters\. Received: vocabulary=\['ab'\]$",
+        ),
         ({"optimizer": "adamw"}, r"optimizer='adamw'\. Expected one of 'adam', "),
         ({"weight_decay": -1e-4}, "weight_decay=-0.0001"),
         ({"weight_decay": None}, "weight_decay=None"),

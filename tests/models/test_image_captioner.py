@@ -203,10 +203,41 @@ def test_a_wide_beam_finds_the_most_probable_caption(seed):
 
 
 def test_length_penalty_favours_longer_captions(seed):
-    model = build_image_captioner(**SMALL)
-    short = caption(model, _images(), beam_width=3, length_penalty=0.0)
-    long = caption(model, _images(), beam_width=3, length_penalty=2.0)
-    assert sum(len(t.split()) for t in long) >= sum(len(t.split()) for t in short)
+    """A model that favours `<end>`: the penalty must turn it to long captions.
+
+    With two words and `max_length=2` there are 7 captions and a beam of 8
+    keeps them all, so beam search is exact: it must return the caption with
+    the best `log_probability / length ** length_penalty` computed here.
+    """
+    vocabulary = [*SPECIAL_TOKENS, "red", "blue"]
+    model = build_image_captioner(
+        **{**SMALL, "vocabulary": vocabulary, "max_length": 2}
+    )
+    logits = model.get_layer("image_captioner_logits")
+    bias = keras.ops.convert_to_numpy(logits.bias).copy()
+    bias[END_ID] += 3.0  # p(<end>) ~ 0.8 at every step, each word ~ 0.04
+    logits.bias.assign(bias)
+    images = _images(2)
+    candidates = [
+        [*combination, END_ID]
+        for length in range(3)
+        for combination in itertools.product([4, 5], repeat=length)
+    ]
+    chosen = {}
+    for penalty in (0.0, 4.0):
+        found = caption(
+            model, images, beam_width=8, length_penalty=penalty, return_scores=True
+        )
+        chosen[penalty] = []
+        for image, (text, score) in zip(images, found, strict=True):
+            scored = [(_caption_log_prob(model, image, ids), ids) for ids in candidates]
+            best, ids = max(scored, key=lambda item: item[0] / len(item[1]) ** penalty)
+            assert text == " ".join(vocabulary[i] for i in ids[:-1])
+            assert score == pytest.approx(best, abs=1e-4)
+            chosen[penalty].append(len(ids))
+    # Unpenalised, the empty caption wins (<end> first); a penalty of 4 makes
+    # a two-word caption (length 3 with <end>) win: -6.7 / 81 > -0.2 / 1.
+    assert chosen == {0.0: [1, 1], 4.0: [3, 3]}
 
 
 def test_sampling_is_seeded_and_batching_does_not_change_captions(seed):
@@ -285,18 +316,34 @@ def test_vectorizer_vocabulary(seed):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"vocabulary": ["a", "b"]}, "must start with"),
-        ({"vocab_size": 9}, "exactly one of"),
-        ({"vocabulary": [*VOCABULARY, "a"]}, "holds a token twice"),
+        (
+            {"vocabulary": ["a", "b"]},
+            r"vocabulary must start with .* Received: \['a', 'b'\]",
+        ),
+        (
+            {"vocab_size": 9},
+            r"exactly one of `vocab_size`, `vocabulary` and `vectorizer`\. "
+            r"Received: vocab_size=9, vocabulary of 9 tokens, vectorizer=None",
+        ),
+        ({"vocabulary": [*VOCABULARY, "a"]}, "The vocabulary holds a token twice"),
         ({"attention": "dot"}, "attention='dot'"),
         ({"rnn_type": "lsmt"}, "rnn_type='lsmt'"),
-        ({"backbone": "resnet"}, "Unknown backbone"),
-        ({"weights": "imagenet"}, "need a keras.applications encoder"),
-        ({"image_shape": (2, 2, 3)}, "at least 4x4"),
-        ({"dropout": 1.0}, "dropout"),
-        ({"max_length": 0}, "max_length"),
-        ({"encoder_filters": 0}, "encoder_filters"),
-        ({"encoder_depth": 0}, "encoder_depth"),
+        (
+            {"backbone": "resnet"},
+            r"Unknown backbone\. Received: backbone='resnet'\. Expected one of",
+        ),
+        (
+            {"weights": "imagenet"},
+            r"Received: weights='imagenet', backbone='small_cnn'$",
+        ),
+        (
+            {"image_shape": (2, 2, 3)},
+            r"4x4 with encoder_depth=2\. Received: image_shape=\(2, 2, 3\)$",
+        ),
+        ({"dropout": 1.0}, r"Received: dropout=1\.0$"),
+        ({"max_length": 0}, "Received: max_length=0$"),
+        ({"encoder_filters": 0}, "Received: encoder_filters=0$"),
+        ({"encoder_depth": 0}, "Received: encoder_depth=0$"),
         ({"optimizer": "adamw"}, r"optimizer='adamw'\. Expected one of 'adam', "),
         ({"weight_decay": -1e-4}, "weight_decay=-0.0001"),
         ({"weight_decay": None}, "weight_decay=None"),

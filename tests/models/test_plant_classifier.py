@@ -280,34 +280,56 @@ def test_feature_models_need_a_frozen_backbone():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"num_classes": 1},
-        {"num_classes": 2.5},
-        {"image_shape": (16, 16)},
-        {"image_shape": (16, 16, 1)},
-        {"image_shape": (16, 0, 3)},
-        {"image_shape": (4, 4, 3), "depth": 3},
-        {"image_shape": (16, 16, 3), "backbone": "mobilenet_v3_small"},
-        {"backbone": "resnet"},
-        {"backbone": "mobilenet_v2", "weights": "places365"},
-        {"weights": "imagenet"},
-        {"depth": 0},
-        {"base_filters": 0},
-        {"dropout": 1.0},
-        {"dropout": -0.1},
-        {"learning_rate": 0},
-        {"learning_rate": -1e-3},
-        {"optimizer": "adamw"},
-        {"weight_decay": -1e-4},
-        {"weight_decay": None},
-        {"activation": "tanh"},
+        ({"num_classes": 1}, r"Received: num_classes=1$"),
+        ({"num_classes": 2.5}, r"Received: num_classes=2\.5$"),
+        ({"image_shape": (16, 16)}, r"Received: image_shape=\(16, 16\)$"),
+        ({"image_shape": (16, 16, 1)}, r"Received: image_shape=\(16, 16, 1\)$"),
+        ({"image_shape": (16, 0, 3)}, r"Received: image_shape=\(16, 0, 3\)$"),
+        (
+            {"image_shape": (4, 4, 3), "depth": 3},
+            r"8x8 with depth=3\. Received: image_shape=\(4, 4, 3\)$",
+        ),
+        (
+            {"image_shape": (16, 16, 3), "backbone": "mobilenet_v3_small"},
+            r"32x32 with backbone='mobilenet_v3_small'\. Received: image_shape=",
+        ),
+        (
+            {"backbone": "resnet"},
+            r"Received: backbone='resnet'\. Expected one of None, ",
+        ),
+        (
+            {"backbone": "mobilenet_v2", "weights": "places365"},
+            r"not found\. Received: weights='places365'\.",
+        ),
+        (
+            {"weights": "imagenet"},
+            r"need a backbone\. Received: weights='imagenet', backbone=None\.$",
+        ),
+        ({"depth": 0}, r"Received: depth=0$"),
+        ({"base_filters": 0}, r"Received: base_filters=0$"),
+        ({"dropout": 1.0}, r"Received: dropout=1\.0$"),
+        ({"dropout": -0.1}, r"Received: dropout=-0\.1$"),
+        ({"learning_rate": 0}, r"Received: learning_rate=0$"),
+        ({"learning_rate": -1e-3}, r"Received: learning_rate=-0\.001$"),
+        (
+            {"optimizer": "adamw"},
+            r"Received: optimizer='adamw'\. Expected one of 'adam', ",
+        ),
+        ({"weight_decay": -1e-4}, r"Received: weight_decay=-0\.0001$"),
+        ({"weight_decay": None}, r"Received: weight_decay=None$"),
+        (
+            {"activation": "tanh"},
+            r"Received: activation='tanh'\. Expected one of 'relu', ",
+        ),
     ],
     ids=str,
 )
-def test_invalid_arguments_raise(kwargs):
+def test_invalid_arguments_raise(kwargs, message):
+    """Each message names the argument at fault and the value it was given."""
     kwargs = {"num_classes": 3, **kwargs}
-    with pytest.raises(ValueError, match="Received:"):
+    with pytest.raises(ValueError, match=message):
         build_plant_classifier(**kwargs)
 
 

@@ -110,27 +110,34 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"num_classes": 1},
-        {"num_classes": 2.5},
-        {"image_shape": (8, 8)},
-        {"image_shape": (8, 8, 1)},
-        {"image_shape": (8, 0, 3)},
-        {"rnn_type": "lsmt"},
-        {"units": 0},
-        {"num_layers": 0},
-        {"bidirectional": "yes"},
-        {"dropout": 1.0},
-        {"learning_rate": 0},
-        {"optimizer": "adamw"},
-        {"weight_decay": -1e-4},
+        ({"num_classes": 1}, r"Received: num_classes=1$"),
+        ({"num_classes": 2.5}, r"Received: num_classes=2\.5$"),
+        ({"image_shape": (8, 8)}, r"Received: image_shape=\(8, 8\)$"),
+        ({"image_shape": (8, 8, 1)}, r"Received: image_shape=\(8, 8, 1\)$"),
+        ({"image_shape": (8, 0, 3)}, r"Received: image_shape=\(8, 0, 3\)$"),
+        (
+            {"rnn_type": "lsmt"},
+            r"Received: rnn_type='lsmt'\. Expected one of 'lstm', 'gru'\.",
+        ),
+        ({"units": 0}, r"Received: units=0$"),
+        ({"num_layers": 0}, r"Received: num_layers=0$"),
+        ({"bidirectional": "yes"}, r"Received: bidirectional='yes'$"),
+        ({"dropout": 1.0}, r"Received: dropout=1\.0$"),
+        ({"learning_rate": 0}, r"Received: learning_rate=0$"),
+        (
+            {"optimizer": "adamw"},
+            r"Received: optimizer='adamw'\. Expected one of 'adam', ",
+        ),
+        ({"weight_decay": -1e-4}, r"Received: weight_decay=-0\.0001$"),
     ],
     ids=str,
 )
-def test_invalid_arguments_raise(kwargs):
+def test_invalid_arguments_raise(kwargs, message):
+    """Each message names the argument at fault and the value it was given."""
     kwargs = {"image_shape": (8, 8, 3), "num_classes": 3, **kwargs}
-    with pytest.raises(ValueError, match="Received:"):
+    with pytest.raises(ValueError, match=message):
         build_row_rnn_classifier(**kwargs)
 
 

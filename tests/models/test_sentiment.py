@@ -400,60 +400,98 @@ def test_mixed_precision_trains(seed, mixed_precision, text_input):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"vocabulary": None},
-        {"vocabulary": []},
-        {"vocabulary": "good bad"},
-        {"vocabulary": ["good", 3]},
-        {"vocabulary": ["", "[UNK]", "good"]},
-        {"vocabulary": ["good", "[UNK]"]},
-        {"vocabulary": ["good", "bad", "good"]},
-        {"num_classes": 1},
-        {"num_classes": 2.0},
-        {"rnn_type": "lsmt"},
-        {"pooling": "mean"},
-        {"num_layers": 0},
-        {"units": 0},
-        {"units": True},
-        {"embedding_dim": 0},
-        {"ngram_dim": -1},
-        {"word_dropout": 1.0},
-        {"ngram_dim": 1.5},
-        {"dropout": 1.0},
-        {"dropout": -0.1},
-        {"recurrent_dropout": 1.0},
-        {"max_length": 0},
-        {"max_length": 2.5},
-        {"learning_rate": 0},
-        {"learning_rate": "fast"},
-        {"raw_text": "no"},
+        (
+            {"vocabulary": None},
+            r"exactly one of `vocabulary` and `vectorizer`\. "
+            r"Received: vocabulary=None, vectorizer=None$",
+        ),
+        ({"vocabulary": []}, r"Received: vocabulary=\[\]$"),
+        ({"vocabulary": "good bad"}, r"Received: vocabulary='good bad'$"),
+        ({"vocabulary": ["good", 3]}, r"Received: vocabulary=\['good', 3\]$"),
+        (
+            {"vocabulary": ["", "[UNK]", "good"]},
+            r"`vocabulary` must not hold the reserved .* "
+            r"Received: vocabulary with '', '\[UNK\]'$",
+        ),
+        (
+            {"vocabulary": ["good", "[UNK]"]},
+            r"`vocabulary` must not hold the reserved .* "
+            r"Received: vocabulary with '\[UNK\]'$",
+        ),
+        (
+            {"vocabulary": ["good", "bad", "good"]},
+            r"Received: vocabulary with repeated 'good'$",
+        ),
+        ({"num_classes": 1}, r"Received: num_classes=1$"),
+        ({"num_classes": 2.0}, r"Received: num_classes=2\.0$"),
+        (
+            {"rnn_type": "lsmt"},
+            r"Received: rnn_type='lsmt'\. Expected one of 'lstm', 'gru'\.",
+        ),
+        ({"pooling": "mean"}, r"Received: pooling='mean'\. Expected one of 'last', "),
+        ({"num_layers": 0}, r"Received: num_layers=0$"),
+        ({"units": 0}, r"Received: units=0$"),
+        ({"units": True}, r"Received: units=True$"),
+        ({"embedding_dim": 0}, r"Received: embedding_dim=0$"),
+        ({"ngram_dim": -1}, r"Received: ngram_dim=-1$"),
+        ({"word_dropout": 1.0}, r"Received: word_dropout=1\.0$"),
+        ({"ngram_dim": 1.5}, r"Received: ngram_dim=1\.5$"),
+        ({"dropout": 1.0}, r"Received: dropout=1\.0$"),
+        ({"dropout": -0.1}, r"Received: dropout=-0\.1$"),
+        ({"recurrent_dropout": 1.0}, r"Received: recurrent_dropout=1\.0$"),
+        ({"max_length": 0}, r"Received: max_length=0$"),
+        ({"max_length": 2.5}, r"Received: max_length=2\.5$"),
+        ({"learning_rate": 0}, r"Received: learning_rate=0$"),
+        ({"learning_rate": "fast"}, r"Received: learning_rate='fast'$"),
+        ({"raw_text": "no"}, r"Received: raw_text='no'$"),
     ],
     ids=str,
 )
-def test_invalid_arguments_raise(kwargs):
+def test_invalid_arguments_raise(kwargs, message):
+    """Each message names the argument at fault and the value it was given."""
     kwargs = {"vocabulary": VOCABULARY, **kwargs}
-    with pytest.raises(ValueError, match="Received:"):
+    with pytest.raises(ValueError, match=message):
         build_sentiment_rnn(**kwargs)
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"vectorizer": "words"},
-        {"vectorizer": {}},
-        {"vectorizer": {"vocabulary": ["a"], "ragged": True}},
-        {"vectorizer": {"vocabulary": ["a"], "output_mode": "multi_hot"}},
-        {"vectorizer": {"vocabulary": ["a"]}, "vocabulary": ["a"]},
+        (
+            {"vectorizer": "words"},
+            r"`vectorizer` must be a keras\.layers\.TextVectorization\. "
+            r"Received: vectorizer='words'$",
+        ),
+        (
+            {"vectorizer": {}},
+            r"`vectorizer` has no vocabulary; .* Received: vocabulary_size=2$",
+        ),
+        (
+            {"vectorizer": {"vocabulary": ["a"], "ragged": True}},
+            r"`vectorizer` must have output_mode='int' and ragged=False\. "
+            r"Received: output_mode='int', ragged=True$",
+        ),
+        (
+            {"vectorizer": {"vocabulary": ["a"], "output_mode": "multi_hot"}},
+            r"`vectorizer` must have output_mode='int' and ragged=False\. "
+            r"Received: output_mode='multi_hot', ragged=False$",
+        ),
+        (
+            {"vectorizer": {"vocabulary": ["a"]}, "vocabulary": ["a"]},
+            r"exactly one of `vocabulary` and `vectorizer`\. Received: "
+            r"vocabulary=\['a'\], vectorizer=<TextVectorization",
+        ),
     ],
     ids=["not-a-layer", "not-adapted", "ragged", "multi-hot", "both"],
 )
 @tensorflow_only("TextVectorization options")
-def test_invalid_vectorizer_raises(kwargs):
+def test_invalid_vectorizer_raises(kwargs, message):
     """A dict stands for the keyword arguments of a `TextVectorization`."""
     if isinstance(kwargs["vectorizer"], dict):
         kwargs["vectorizer"] = keras.layers.TextVectorization(**kwargs["vectorizer"])
-    with pytest.raises(ValueError, match="Received:"):
+    with pytest.raises(ValueError, match=message):
         build_sentiment_rnn(**kwargs)
 
 

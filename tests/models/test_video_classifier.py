@@ -473,41 +473,69 @@ def test_mixed_precision_outputs_float32(seed, mixed_precision):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"num_frames": 0},
-        {"num_frames": 4.0},
-        {"image_shape": (16, 16)},
-        {"image_shape": (16, 16, 1)},
-        {"image_shape": (16, 0, 3)},
-        {"image_shape": (4, 4, 3)},
-        {"image_shape": (16, 16, 3), "encoder_depth": 5},
-        {"image_shape": (16, 16, 3), "backbone": "mobilenet_v3_small"},
-        {"num_classes": 1},
-        {"backbone": None},
-        {"backbone": "mobilenet_v3_large", "weights": "places365"},
-        {"weights": "imagenet"},
-        {"train_backbone": "yes"},
-        {"frame_differences": "yes"},
-        {"augment": 1},
-        {"encoder_depth": 0},
-        {"encoder_filters": 0},
-        {"encoder_units": 0},
-        {"rnn_type": "rnn"},
-        {"bidirectional": 1},
-        {"num_layers": 0},
-        {"units": 0},
-        {"dropout": 1.0},
-        {"learning_rate": 0},
-        {"optimizer": "adamw"},
-        {"weight_decay": -1e-4},
-        {"activation": "tanh"},
+        ({"num_frames": 0}, r"Received: num_frames=0$"),
+        ({"num_frames": 4.0}, r"Received: num_frames=4\.0$"),
+        ({"image_shape": (16, 16)}, r"Received: image_shape=\(16, 16\)$"),
+        ({"image_shape": (16, 16, 1)}, r"Received: image_shape=\(16, 16, 1\)$"),
+        ({"image_shape": (16, 0, 3)}, r"Received: image_shape=\(16, 0, 3\)$"),
+        (
+            {"image_shape": (4, 4, 3)},
+            r"8x8 with encoder_depth=3\. Received: image_shape=\(4, 4, 3\)$",
+        ),
+        (
+            {"image_shape": (16, 16, 3), "encoder_depth": 5},
+            r"32x32 with encoder_depth=5\. Received: image_shape=\(16, 16, 3\)$",
+        ),
+        (
+            {"image_shape": (16, 16, 3), "backbone": "mobilenet_v3_small"},
+            r"32x32 with backbone='mobilenet_v3_small'\. Received: image_shape=",
+        ),
+        ({"num_classes": 1}, r"Received: num_classes=1$"),
+        (
+            {"backbone": None},
+            r"Received: backbone=None\. Expected one of 'small_cnn', ",
+        ),
+        (
+            {"backbone": "mobilenet_v3_large", "weights": "places365"},
+            r"not found\. Received: weights='places365'\.",
+        ),
+        (
+            {"weights": "imagenet"},
+            r"Received: weights='imagenet', backbone='small_cnn'$",
+        ),
+        ({"train_backbone": "yes"}, r"Received: train_backbone='yes'$"),
+        ({"frame_differences": "yes"}, r"Received: frame_differences='yes'$"),
+        ({"augment": 1}, r"Received: augment=1$"),
+        ({"encoder_depth": 0}, r"Received: encoder_depth=0$"),
+        ({"encoder_filters": 0}, r"Received: encoder_filters=0$"),
+        ({"encoder_units": 0}, r"Received: encoder_units=0$"),
+        (
+            {"rnn_type": "rnn"},
+            r"Received: rnn_type='rnn'\. Expected one of 'lstm', 'gru'\.",
+        ),
+        ({"bidirectional": 1}, r"Received: bidirectional=1$"),
+        ({"num_layers": 0}, r"Received: num_layers=0$"),
+        ({"units": 0}, r"Received: units=0$"),
+        ({"dropout": 1.0}, r"Received: dropout=1\.0$"),
+        ({"learning_rate": 0}, r"Received: learning_rate=0$"),
+        (
+            {"optimizer": "adamw"},
+            r"Received: optimizer='adamw'\. Expected one of 'adam', ",
+        ),
+        ({"weight_decay": -1e-4}, r"Received: weight_decay=-0\.0001$"),
+        (
+            {"activation": "tanh"},
+            r"Received: activation='tanh'\. Expected one of 'relu', ",
+        ),
     ],
     ids=str,
 )
-def test_invalid_arguments_raise(kwargs):
+def test_invalid_arguments_raise(kwargs, message):
+    """Each message names the argument at fault and the value it was given."""
     kwargs = {"num_classes": 3, **kwargs}
-    with pytest.raises(ValueError, match="Received:"):
+    with pytest.raises(ValueError, match=message):
         build_video_classifier(**kwargs)
 
 
