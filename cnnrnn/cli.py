@@ -105,7 +105,9 @@ def build_parser():
         metavar="FILE",
         help="read more inputs from FILE, one per line ('-' for standard input)",
     )
-    sub.add_argument("--top-k", type=int, default=3, help="classes to show (3)")
+    sub.add_argument(
+        "--top-k", type=_positive_int, default=3, help="classes to show (3)"
+    )
     sub.add_argument("--json", action="store_true", help="print JSON")
     _add_safe_mode_option(sub)
     sub.set_defaults(handler=cmd_predict)
@@ -274,7 +276,9 @@ def cmd_list(args):
 def cmd_devices(args):
     from cnnrnn import devices
 
-    report = devices.report(precision=args.precision, strategy=args.strategy)
+    report = devices.report(
+        precision=args.precision or "auto", strategy=args.strategy or "auto"
+    )
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -300,10 +304,10 @@ def cmd_train(args):
         app,
         args,
         training=epochs,
-        devices={"precision": args.precision, "strategy": args.strategy},
+        devices=_given(precision=args.precision, strategy=args.strategy),
     )
     _say_demo_settings(app, config)
-    strategy = devices.report(strategy=args.strategy)["strategy"]
+    strategy = devices.report(strategy=config["devices"]["strategy"])["strategy"]
     if args.output is None and strategy == "multi_worker":
         raise CnnrnnError(
             "Multi-worker training (TF_CONFIG) needs --output: pass the same "
@@ -653,7 +657,9 @@ def cmd_profile(args):
     app = get_app(args.app)
     check_backend(app)
     config = _resolve_config(
-        app, args, devices={"precision": args.precision, "strategy": "one_device"}
+        app,
+        args,
+        devices={**_given(precision=args.precision), "strategy": "one_device"},
     )
     config = training.resolve_source(app, config)
     setup = devices.configure(**config["devices"])
@@ -711,17 +717,17 @@ def _add_config_options(parser):
 def _add_device_options(parser, *, strategy=True):
     parser.add_argument(
         "--precision",
-        default="auto",
         choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
-        help="compute precision (auto: mixed on recent GPUs/TPUs)",
+        help="compute precision (auto: mixed on recent GPUs/TPUs; default: "
+        "devices.precision of the config, auto)",
     )
     if not strategy:
         return
     parser.add_argument(
         "--strategy",
-        default="auto",
         choices=("auto", "one_device", "mirrored", "multi_worker"),
-        help="distribution strategy (auto: from the GPUs and TF_CONFIG)",
+        help="distribution strategy (auto: from the GPUs and TF_CONFIG; default: "
+        "devices.strategy of the config, auto)",
     )
 
 
@@ -795,6 +801,23 @@ def _resolve_config(app, args, **sections):
     return config_module.resolve_config(
         app, file_config=file_config, overrides=overrides
     )
+
+
+def _positive_int(text):
+    """An argparse type: a whole number >= 1, or a usage error saying so."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _given(**options):
+    """The options given on the command line (not None): they win over --set
+    and --config, which win over the defaults."""
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def _say_demo_settings(app, config):

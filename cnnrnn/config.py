@@ -24,6 +24,15 @@ TRAINING_DEFAULTS = {
 }
 DEVICE_DEFAULTS = {"precision": "auto", "strategy": "auto"}
 SECTIONS = ("data", "model", "training", "inference", "devices")
+# What a run's config.json holds besides its sections, skipped when it is
+# read as a --config file.
+RUN_RECORD_KEYS = {
+    "app",
+    "cnnrnn_version",
+    "data_info",
+    "model_from_data",
+    "model_info",
+}
 
 
 # Options renamed to one name per concept, with their old names: config
@@ -121,6 +130,13 @@ def load_config_file(path):
                     else f'"{section}": {{...}}.'
                 )
             )
+    unknown = set(config) - set(SECTIONS) - RUN_RECORD_KEYS
+    if unknown:
+        raise CnnrnnError(
+            f"Config file '{path}' has unknown section(s) "
+            f"{', '.join(sorted(unknown))}. Expected {', '.join(SECTIONS)}: "
+            "rename or remove them."
+        )
     return current_names(
         {key: value for key, value in config.items() if key in SECTIONS}
     )

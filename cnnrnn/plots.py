@@ -9,6 +9,7 @@ alone. In Jupyter, a figure that ends a cell is shown inline.
 
 import csv
 import io
+import math
 import textwrap
 
 import matplotlib.figure
@@ -28,10 +29,16 @@ class _Figure(matplotlib.figure.Figure):
 
 
 def read_history(path):
-    """Reads a Keras `CSVLogger` file into `{metric: [values per epoch]}`."""
+    """Reads a Keras `CSVLogger` file into `{metric: [values per epoch]}`.
+
+    A metric an epoch did not log (`CSVLogger` writes `NA`) reads as NaN.
+    """
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+    return {
+        key: [math.nan if row[key] in ("NA", "") else float(row[key]) for row in rows]
+        for key in (rows[0] if rows else {})
+    }
 
 
 def plot_learning_curves(history, path=None, *, metrics=None):

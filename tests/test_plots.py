@@ -1,5 +1,6 @@
 """cnnrnn.plots: figures returned, PNG files only when asked, no backend chosen."""
 
+import math
 import subprocess
 import sys
 
@@ -97,3 +98,11 @@ def test_a_figure_ending_a_cell_shows_inline_in_a_jupyter_kernel():
     (output,) = notebook.cells[0].outputs
     assert output.output_type == "execute_result"
     assert "image/png" in output.data
+
+
+def test_history_reads_epochs_that_did_not_log_a_metric_as_nan(tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,loss,val_loss\n0,1.5,NA\n1,1.2,0.9\n")
+    history = plots.read_history(path)
+    assert history["loss"] == [1.5, 1.2]
+    assert math.isnan(history["val_loss"][0]) and history["val_loss"][1] == 0.9

@@ -310,6 +310,13 @@ def load_captions(
     split_images, splits_from = _assign_splits(
         images, validation_split=validation_split, test_split=test_split, seed=seed
     )
+    for split, fraction in (("validation", validation_split), ("test", test_split)):
+        if fraction > 0 and not split_images[split].size:
+            raise DataError(
+                f"'{source}' has {len(images)} usable image(s), too few to put any "
+                f"in the {split} split (data.{split}_split={fraction}): give more "
+                f"images, or set data.{split}_split=0."
+            )
     if pixels is None and cache:
         pixels = _decode_files(images, (height, width))
     return _finish(

@@ -301,7 +301,9 @@ def test_images_in_a_sub_folder_are_found_by_name(tmp_path):
         load_captions(tmp_path)
     elsewhere = tmp_path / "csvs" / "c.csv"
     write_csv(elsewhere, [["image", "caption"], ["all/im1.png", "a dog"]])
-    data = load_captions(elsewhere, image_dir=tmp_path / "Images", test_split=0)
+    data = load_captions(
+        elsewhere, image_dir=tmp_path / "Images", validation_split=0, test_split=0
+    )
     assert data.info["image_dir"] == str(tmp_path / "Images")
 
 
@@ -408,7 +410,9 @@ def test_linked_image_folders_are_searched_without_looping(tmp_path):
     (tmp_path / "link").symlink_to(tmp_path / "elsewhere" / "images")
     real = tmp_path / "elsewhere" / "images" / "im0.png"
     write_csv(folder / "c.csv", [["image", "caption"], [str(real), "a dog"]])
-    data = load_captions(folder / "c.csv", image_dir=tmp_path / "link", test_split=0)
+    data = load_captions(
+        folder / "c.csv", image_dir=tmp_path / "link", validation_split=0, test_split=0
+    )
     assert data.info["num_outside_images"] == 0
     assert data.info["num_images"]["train"] == 1
     assert data.info["num_uncaptioned_images"] == 3
