@@ -478,6 +478,23 @@ def _plain(value):
     return float(value)
 
 
+def _check_written_by_this_or_an_older_version(run_dir, config):
+    """Raises `RunDirError` for a run a newer cnnrnn wrote (unknown options)."""
+    from packaging.version import InvalidVersion, Version
+
+    written = config.get("cnnrnn_version")
+    try:
+        newer = written is not None and Version(written) > Version(__version__)
+    except InvalidVersion:
+        newer = False
+    if newer:
+        raise RunDirError(
+            f"'{run_dir}' was written by cnnrnn {written}, newer than this one "
+            f"({__version__}): upgrade cnnrnn (pip install -U cnnrnn, or pull the "
+            "checkout) to use it."
+        )
+
+
 def load_run(run_dir, *, safe_mode=True):
     """Loads a finished run: its application, configuration and trained model.
 
@@ -502,6 +519,7 @@ def load_run(run_dir, *, safe_mode=True):
             "train one with `cnnrnn train APP --output DIR`, or check the path."
         )
     config = current_names(runs.read_run_config(run_dir))
+    _check_written_by_this_or_an_older_version(run_dir, config)
     app = get_app(config["app"])
     check_backend(app)
     getattr(app.build_model, "target", None)  # imports the factory's module:

@@ -125,6 +125,11 @@ def csv_empty(tmp):
     return train("sentiment-rnn", write(tmp / "r.csv", ""))
 
 
+def tsv_ragged_row(tmp):
+    rows = "".join(f"good film {i}\t1\nbad film {i}\t0\n" for i in range(10))
+    return train("sentiment-rnn", write(tmp / "r.tsv", rows + "odd\t1\textra\n"))
+
+
 def csv_one_label(tmp):
     rows = "".join(f"review {i},pos\n" for i in range(20))
     return train("sentiment-rnn", write(tmp / "r.csv", "text,label\n" + rows))
@@ -385,6 +390,15 @@ def run_from_an_unknown_application(tmp):
     return ["evaluate", str(run)]
 
 
+def run_from_a_newer_cnnrnn(tmp):
+    run = tmp / "run"
+    write(run / "model.keras", b"PK", "wb")
+    write(run / "metrics.json", "{}")
+    config = {"app": "plant-classifier", "data": {}, "model": {}}
+    write(run / "config.json", json.dumps({**config, "cnnrnn_version": "99.0"}))
+    return ["evaluate", str(run)]
+
+
 def new_unknown_template(tmp):
     return ["new", "tea-maker", str(tmp / "project")]
 
@@ -445,6 +459,7 @@ CASES = [
     (tfds_dir_for_a_folder, 1, ["data.data_dir", "is a folder"]),
     (csv_header_only, 1, ["r.csv", "no"]),
     (csv_empty, 1, ["r.csv", "empty"]),
+    (tsv_ragged_row, 1, ["line 21: 3 field(s) where the first row has 2"]),
     (csv_one_label, 1, ["only one class", "pos"]),
     (csv_unknown_column, 1, ["review", "column"]),
     (csv_empty_texts, 1, ["r.csv", "empty"]),
@@ -488,6 +503,7 @@ CASES = [
     (run_dir_missing, 1, ["not a finished cnnrnn run"]),
     (run_config_truncated, 1, ["config.json"]),
     (run_from_an_unknown_application, 1, ["Unknown application 'tea-maker'"]),
+    (run_from_a_newer_cnnrnn, 1, ["cnnrnn 99.0, newer than", "upgrade"]),
     (new_unknown_template, 1, ["tea-maker"]),
     (new_bad_option, 1, ["refused its options", "--set"]),
     (new_over_an_existing_project, 1, ["--overwrite"]),

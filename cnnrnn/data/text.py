@@ -637,6 +637,15 @@ def _read_table(path, text_column, label_column, delimiter, header):
             f"{label_column!r}. Expected two different columns."
         )
 
+    width = len(names) if header else len(rows[0][1]) if rows else 0
+    for line, row in rows:  # too few fields: named in the loop below
+        if len(row) > width:
+            raise DataError(
+                f"Text file '{path}', line {line}: {len(row)} field(s) where the "
+                f"{'header' if header else 'first row'} has {width}: fix the line "
+                "(a text holding the delimiter must be quoted in a CSV), or pass "
+                "the right delimiter."
+            )
     texts, labels, num_skipped, num_replaced = [], [], 0, 0
     for line, row in rows:
         fields = len(row)
