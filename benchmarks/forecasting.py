@@ -62,11 +62,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
+from real_data import train_and_test  # noqa: E402
 from timing import machine  # noqa: E402
 
 from cnnrnn import apps, training  # noqa: E402
-from cnnrnn.config import resolve_config  # noqa: E402
 from cnnrnn.data.series import auto_season, read_series, seasonal_naive  # noqa: E402
 from cnnrnn.demos.series_forecaster import write_series_demo  # noqa: E402
 
@@ -168,28 +167,6 @@ VARIANTS = {
 }
 
 
-def train_and_test(run_dir, *, data, seed, **sections):
-    """Trains one run the way the CLI does; returns its test metrics,
-    training wall time, epochs and config."""
-    app = apps.get_app(APP)
-    overrides = {**sections, "data": data}
-    overrides["training"] = {**sections.get("training", {}), "seed": seed}
-    config = training.resolve_source(app, resolve_config(app, overrides=overrides))
-    started = time.perf_counter()
-    trained = training.train(
-        app, config=config, run_dir=run_dir, console=Console(quiet=True)
-    )
-    seconds = time.perf_counter() - started
-    config, split, metrics = training.evaluate_run(run_dir)
-    assert split == "test", split
-    return {
-        "test": metrics,
-        "seconds": seconds,
-        "epochs": trained["epochs"],
-        "config": config,
-    }
-
-
 def arrays(dataset):
     """Every `(windows, targets)` batch of a split, concatenated."""
     windows, targets = zip(*dataset.as_numpy_iterator(), strict=True)
@@ -244,7 +221,7 @@ def variant_runs(run_dir, data, seeds, sections):
     data = {**data, **sections.get("data", {})}
     sections = {key: value for key, value in sections.items() if key != "data"}
     return [
-        train_and_test(run_dir / str(seed), data=data, seed=seed, **sections)
+        train_and_test(APP, run_dir / str(seed), data=data, seed=seed, **sections)
         for seed in seeds
     ]
 
