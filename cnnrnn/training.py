@@ -469,6 +469,27 @@ def _report_data(info, console):
         )
     if info.get("num_converted"):
         console.print(f"Converted {info['num_converted']} image(s) to RGB.")
+    counted = [
+        f"{info[key]} {what}"
+        for key, what in _COUNTED_PROBLEMS.items()
+        if info.get(key)
+    ]
+    if counted:
+        console.print(f"[yellow]Counted in the data:[/] {'; '.join(counted)}.")
+
+
+# What a loader counts but does not refuse (see each loader's `info`).
+_COUNTED_PROBLEMS = {
+    "num_replaced": "text(s) with bytes that are not UTF-8 (replaced)",
+    "num_skipped_empty": "empty text(s) skipped",
+    "num_missing_images": "caption(s) whose image is missing (skipped)",
+    "num_outside_images": "image name(s) outside the image folder (skipped)",
+    "num_empty_captions": "empty caption(s) skipped",
+    "num_truncated": "caption(s) cut to max_length",
+    "num_short_clips": "clip(s) shorter than num_frames (padded)",
+    "num_filled": "empty cell(s) interpolated",
+    "num_gaps": "gap(s) in time",
+}
 
 
 def _plain(value):

@@ -565,3 +565,17 @@ def _snapshot(root):
         for path in root.rglob("*")
         if path.is_file() and "home" not in path.relative_to(root).parts
     }
+
+
+def test_what_is_accepted_but_counted_is_said_on_the_first_lines(
+    tmp_path, monkeypatch, capsys
+):
+    """A CSV that is not UTF-8 trains, and the replaced texts are counted."""
+    monkeypatch.setenv("CNNRNN_HOME", str(tmp_path / "home"))
+    rows = "".join(f"caf\xe9 {i},pos\ncaf\xe9 {i},neg\n" for i in range(10))
+    data = write(tmp_path / "r.csv", ("text,label\n" + rows).encode("latin-1"), "wb")
+    argv = train("sentiment-rnn", data, "--set", "model.units=4")
+    argv[argv.index(OUT)] = str(tmp_path / OUT)
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Counted in the data: 20 text(s) with bytes that are not UTF-8" in out
