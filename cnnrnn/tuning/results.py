@@ -127,6 +127,7 @@ def export(job, config, trials, output):
             "data": config["data"],
             "model": {**config["model"], **best["hyperparameters"]},
             "training": config["training"],
+            "inference": config.get("inference", {}),
             "devices": config["devices"],
         }
         best_config["model"] = {
