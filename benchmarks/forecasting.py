@@ -66,6 +66,7 @@ from real_data import train_and_test  # noqa: E402
 from timing import machine  # noqa: E402
 
 from cnnrnn import apps, training  # noqa: E402
+from cnnrnn.cli import _parse_sets  # noqa: E402 - the CLI's --set, exactly
 from cnnrnn.data.series import auto_season, read_series, seasonal_naive  # noqa: E402
 from cnnrnn.demos.series_forecaster import write_series_demo  # noqa: E402
 
@@ -303,20 +304,6 @@ def benchmark(name, tmp, datasets, seeds, variants):
     return row
 
 
-def parse_sets(assignments):
-    """`["model.units=32", ...]` -> `{"model": {"units": 32}}` (JSON values)."""
-    sections = {}
-    for assignment in assignments:
-        key, _, text = assignment.partition("=")
-        section, _, option = key.partition(".")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        sections.setdefault(section, {})[option] = value
-    return sections
-
-
 def markdown(result):
     lines = [
         "| series | rows | lookback | horizon | season | cnnrnn options "
@@ -356,7 +343,7 @@ def main():
     args = parser.parse_args()
     seeds = range(1, args.seeds + 1)
     if args.sets:
-        variants = {", ".join(args.sets): parse_sets(args.sets)}
+        variants = {", ".join(args.sets): _parse_sets(args.sets)}
     else:
         variants = {name: VARIANTS[name] for name in args.variants.split(",")}
     datasets = statsmodels_datasets()

@@ -21,7 +21,7 @@ def predict_forecasts(model, inputs, config, *, top_k=3):
     del top_k
     data, info = config["data"], config["data_info"]
     lookback = config["model_from_data"]["lookback"]
-    results = []
+    tables = []
     for path in inputs:
         table = series.read_series(
             path,
@@ -34,8 +34,11 @@ def predict_forecasts(model, inputs, config, *, top_k=3):
                 f"'{path}' has {len(table['values'])} rows: the model needs the "
                 f"last {lookback} (data.lookback) to forecast."
             )
-        window = table["values"][None, -lookback:]
-        forecast = np.asarray(model.predict(window, verbose=0))[0]
+        tables.append(table)
+    windows = np.stack([table["values"][-lookback:] for table in tables])
+    forecasts = np.asarray(model.predict(windows, verbose=0))  # one call for all
+    results = []
+    for path, table, forecast in zip(inputs, tables, forecasts, strict=True):
         times = _future_times(table, len(forecast))
         steps = []
         for step, values in enumerate(forecast, start=1):

@@ -214,26 +214,18 @@ def read_series(source, *, time_column="auto", columns=None, missing="refuse"):
     else:
         header, cells = _read_table(path)
     time_index = _time_index(time_column, header, path)
-    names = [name for i, name in enumerate(header) if i != time_index]
+    order = [i for i in range(len(header)) if i != time_index]
     if columns is not None:
-        absent = [name for name in columns if name not in names]
+        numeric = {header[i]: i for i in reversed(order)}  # the first of a name
+        absent = [name for name in columns if name not in numeric]
         if absent:
             raise DataError(
                 f"'{path}' lacks the column(s) {', '.join(absent)} (it has "
-                f"{', '.join(names)}): give a file with the columns the model "
-                "was trained on."
+                f"{', '.join(header[i] for i in order)}): give a file with the "
+                "columns the model was trained on."
             )
-        order = [header.index(name) for name in columns]
-        header = [header[i] for i in order] + (
-            [header[time_index]] if time_index is not None else []
-        )
-        cells = [
-            [row[i] for i in order]
-            + ([row[time_index]] if time_index is not None else [])
-            for row in cells
-        ]
-        time_index = None if time_index is None else len(order)
-        names = list(columns)
+        order = [numeric[name] for name in columns]
+    names = [header[i] for i in order]
     if not names:
         raise DataError(f"'{path}' has no numeric column besides its time column.")
     times = None
@@ -242,10 +234,12 @@ def read_series(source, *, time_column="auto", columns=None, missing="refuse"):
             _parse_time(row[time_index], row_number, header[time_index], path)
             for row_number, row in enumerate(cells, start=2)
         ]
-        cells = [[c for i, c in enumerate(row) if i != time_index] for row in cells]
     values = np.array(
         [
-            [_number(cell, r, names[c], path) for c, cell in enumerate(row)]
+            [
+                _number(row[i], r, name, path)
+                for i, name in zip(order, names, strict=True)
+            ]
             for r, row in enumerate(cells, start=2)
         ],
         dtype=np.float64,
