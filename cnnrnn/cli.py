@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cnnrnn import interrupts
+
 console = Console()
 error_console = Console(stderr=True)
 
@@ -35,7 +37,8 @@ def main(argv=None):
                 args.prepare(args)  # before the backend starts (GPU pinning)
             if args.uses_backend and not args.debug:
                 _import_backend()
-        args.handler(args)
+        with interrupts.remembered():
+            args.handler(args)
     except KeyboardInterrupt:
         error_console.print(
             escape(f"Interrupted. {getattr(args, 'resume_hint', '')}".strip()),

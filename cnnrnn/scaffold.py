@@ -12,6 +12,7 @@ template's `_app`.
 
 import json
 import logging
+import os
 import pathlib
 import re
 import shutil
@@ -163,5 +164,10 @@ def new_project(app_name, directory, *, values=None, no_input=False, overwrite=F
             raise CnnrnnError(f"The {app_name} template failed: {error}") from None
         finally:
             quiet.setLevel(level)
-        shutil.copytree(rendered, directory, dirs_exist_ok=True)
+        if directory.exists() and not any(directory.iterdir()):
+            directory.rmdir()
+        if directory.exists():  # --overwrite: merged into the folder
+            shutil.copytree(rendered, directory, dirs_exist_ok=True)
+        else:  # whole or not at all, even when interrupted
+            os.replace(rendered, directory)
     return directory

@@ -11,7 +11,15 @@ import keras
 import numpy as np
 from rich.console import Console
 
-from cnnrnn import __version__, devices, multi_worker, plots, precompute, runs
+from cnnrnn import (
+    __version__,
+    devices,
+    interrupts,
+    multi_worker,
+    plots,
+    precompute,
+    runs,
+)
 from cnnrnn.config import current_names
 from cnnrnn.demos.common import ensure_demo_data
 from cnnrnn.errors import CnnrnnError, RunDirError
@@ -284,6 +292,7 @@ class Fitter:
             callbacks.append(cosine_decay(self.model, initial_epoch, epochs))
         if self.training["max_minutes"] is not None:
             callbacks.append(TimeBudget(self.training["max_minutes"], self.started))
+        callbacks.append(RaiseIfInterrupted())
         progress = RichProgress(self.console, description=description)
         try:
             self.model.fit(
@@ -297,6 +306,16 @@ class Fitter:
             )
         finally:
             progress.close()  # also when interrupted, so the terminal is restored
+
+
+class RaiseIfInterrupted(keras.callbacks.Callback):
+    """Stops training at the next batch once Ctrl-C was pressed, even when the
+    `KeyboardInterrupt` fell in a finalizer (see `cnnrnn.interrupts`)."""
+
+    def _check(self, *args, **kwargs):
+        interrupts.check()
+
+    on_train_batch_end = on_test_batch_end = on_epoch_begin = _check
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -476,6 +495,12 @@ def _report_data(info, console):
     ]
     if counted:
         console.print(f"[yellow]Counted in the data:[/] {'; '.join(counted)}.")
+    if info.get("classes_not_scored"):
+        console.print(
+            "[yellow]Too few examples to be scored:[/] class(es) "
+            f"{', '.join(info['classes_not_scored'])} train but are missing from "
+            "the validation or test split: give each class at least 3 examples."
+        )
 
 
 # What a loader counts but does not refuse (see each loader's `info`).

@@ -7,15 +7,21 @@ a usage error that argparse reports), and words the one-line error must hold
 printed and that no run directory is left behind (nothing half-written).
 """
 
+import csv
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import wave
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from cnnrnn import cli
+from cnnrnn import cli, runs
 
 OUT = "out"  # the run directory each command is given, never to be written
 
@@ -579,3 +585,94 @@ def test_what_is_accepted_but_counted_is_said_on_the_first_lines(
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "Counted in the data: 20 text(s) with bytes that are not UTF-8" in out
+
+
+def test_a_class_too_small_for_every_split_trains_and_is_named(
+    tmp_path, monkeypatch, capsys
+):
+    """A class folder with one image is accepted, and said to be never scored."""
+    monkeypatch.setenv("CNNRNN_HOME", str(tmp_path / "home"))
+    data = plant_folder(tmp_path / "photos", per_class=4)
+    image(data / "lonely" / "0.png", colour=(0, 0, 250))
+    argv = train("plant-classifier", data, "--set", "model.depth=1")
+    argv[argv.index(OUT)] = str(tmp_path / OUT)
+    assert cli.main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Too few examples to be scored: class(es) lonely train" in out
+    assert "class(es) a" not in out and "at least 3 examples" in out
+
+
+# --- Ctrl-C ------------------------------------------------------------------
+def interrupted(argv, folder, ready):
+    """Runs `cnnrnn ARGV` in `folder` in a new process and presses Ctrl-C
+    (SIGINT) once `ready()` holds; returns the exit code and stderr."""
+    out, err = folder / "interrupted.out", folder / "interrupted.err"
+    env = {**os.environ, "CNNRNN_HOME": str(folder / "home")}
+    command = [sys.executable, "-m", "cnnrnn.cli", *argv]
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        process = subprocess.Popen(
+            command, cwd=folder, env=env, stdin=subprocess.PIPE, stdout=stdout,
+            stderr=stderr,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 180
+            while not ready():
+                assert process.poll() is None, err.read_text()[-2000:]
+                assert time.monotonic() < deadline, "never ready to be interrupted"
+                time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    return process.returncode, err.read_text()
+
+
+def test_ctrl_c_in_training_keeps_finished_epochs_and_the_same_command_resumes(
+    tmp_path, monkeypatch, capsys
+):
+    data = plant_folder(tmp_path / "photos", per_class=8)
+    argv = train("plant-classifier", data, "--epochs", "40")
+    argv += ["--set", "model.depth=1", "--set", "model.base_filters=4"]
+    argv += ["--set", "data.image_size=16", "--set", "data.batch_size=2"]
+    argv += ["--set", "training.early_stopping_patience=40"]
+    run = tmp_path / OUT
+
+    def epochs():
+        try:
+            with open(run / runs.HISTORY_FILE, newline="") as handle:
+                return [int(row["epoch"]) for row in csv.DictReader(handle)]
+        except (OSError, KeyError, ValueError):
+            return []
+
+    code, err = interrupted(argv, tmp_path, ready=lambda: len(epochs()) >= 2)
+    assert code == 130, err
+    assert "Interrupted. Run the same command again to resume." in err
+    assert "Traceback" not in err
+    assert not runs.is_finished(run)
+    finished = epochs()
+    assert finished == list(range(len(finished))) and len(finished) < 40
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CNNRNN_HOME", str(tmp_path / "home"))
+    assert cli.main(argv) == 0
+    assert "Resuming the interrupted run" in capsys.readouterr().out
+    assert epochs() == list(range(40))  # none lost, none run twice
+    assert runs.is_finished(run)
+
+
+def test_ctrl_c_in_cnnrnn_new_leaves_no_project_and_no_staging_folder(tmp_path):
+    """Interrupted at its first prompt, `cnnrnn new` leaves nothing behind."""
+    started = time.monotonic()
+
+    def prompting():  # its staging folder exists from before the prompts
+        staged = [path for path in tmp_path.iterdir() if path.is_dir()]
+        return staged and time.monotonic() - started > 2
+
+    code, err = interrupted(["new", "sentiment-rnn", "project"], tmp_path, prompting)
+    assert code == 130, err
+    assert err.strip().endswith("Interrupted.") and "Traceback" not in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "interrupted.err",
+        "interrupted.out",
+    ]

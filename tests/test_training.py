@@ -1,12 +1,15 @@
 """The generic training path: resume after interruption, fine-tuning phase."""
 
 import csv
+import os
+import signal
 
 import keras
+import numpy as np
 import pytest
 from rich.console import Console
 
-from cnnrnn import apps, runs, training
+from cnnrnn import apps, interrupts, runs, training
 from cnnrnn.config import resolve_config
 from cnnrnn.demos.plant_classifier import write_plant_demo
 from cnnrnn.errors import CnnrnnError
@@ -216,3 +219,24 @@ def test_a_time_budget_must_be_a_positive_number(small_demo, tmp_path, budget):
             run_dir=tmp_path,
             console=Console(quiet=True),
         )
+
+
+def test_ctrl_c_dropped_by_a_finalizer_still_stops_training_at_the_next_batch(capsys):
+    """Python drops a KeyboardInterrupt raised in a finalizer (as between two
+    search trials); within `remembered` the next batch raises it again."""
+
+    class PressesCtrlCWhenCollected:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs here, and raises here
+                pass
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    data = np.zeros((8, 2)), np.zeros((8, 1))
+    with interrupts.remembered():
+        PressesCtrlCWhenCollected()  # collected at once: the interrupt is dropped
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(*data, epochs=3, callbacks=[training.RaiseIfInterrupted()])
+    assert "Exception ignored" not in capsys.readouterr().err
+    model.fit(*data, epochs=1, verbose=0)  # outside, forgotten

@@ -126,6 +126,34 @@ def stratified_split(labels, *, validation_split, test_split, seed):
     return tuple(splits)
 
 
+def classes_not_scored(labels_by_split, class_names):
+    """Names of classes that a validation or test split with examples lacks.
+
+    A class with fewer than 3 examples trains but cannot be in every split, so
+    it is never scored; the loaders name such classes in
+    `info["classes_not_scored"]`.
+
+    Args:
+        labels_by_split: dict of split name to its class ids.
+        class_names: list of str, indexed by class id.
+
+    Returns:
+        A list of class names (empty when every class is in every split).
+    """
+    held = {
+        split: set(np.asarray(labels).tolist())
+        for split, labels in labels_by_split.items()
+        if len(labels)
+    }
+    found = set().union(*held.values())
+    scored = [ids for split, ids in held.items() if split != "train"]
+    return [
+        name
+        for index, name in enumerate(class_names)
+        if index in found and any(index not in ids for ids in scored)
+    ]
+
+
 def _split_counts(n, validation_split, test_split):
     """Numbers of validation and test examples for a class of `n` examples."""
     n_test = round(n * test_split)

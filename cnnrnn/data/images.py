@@ -15,6 +15,7 @@ from cnnrnn.data.common import (
     DataSplits,
     check_no_tfds_options,
     class_folders,
+    classes_not_scored,
     label_order,
     prepare_tfds_classification,
     stratified_split,
@@ -37,6 +38,7 @@ _CACHE_BUDGET_BYTES = 1 << 30
 _SHUFFLE_BUFFER = 10_000
 # At most this many skipped files are listed in `info["skipped_files"]`.
 _MAX_LISTED_SKIPS = 20
+_SPLITS = ("train", "validation", "test")
 # Formats that `tf.io.decode_image` turns into correct RGB pixels in any mode;
 # other files (palette or 1-bit BMP, TIFF or WebP under an image extension) are
 # decoded by PIL inside the pipeline.
@@ -190,7 +192,7 @@ def load_image_folder(
             ),
             len(index),
         )
-        for split, index in zip(("train", "validation", "test"), indices, strict=True)
+        for split, index in zip(_SPLITS, indices, strict=True)
     }
     decode = image_decoder(height, width, use_pil=not tf_decodable.all())
 
@@ -210,6 +212,10 @@ def load_image_folder(
             "num_skipped": len(skipped),
             "skipped_files": skipped[:_MAX_LISTED_SKIPS],
             "num_converted": num_converted,
+            "classes_not_scored": classes_not_scored(
+                dict(zip(_SPLITS, (labels[index] for index in indices), strict=True)),
+                class_names,
+            ),
             **({"chosen": chosen} if chosen else {}),
         },
     )

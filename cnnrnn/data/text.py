@@ -13,6 +13,7 @@ import tensorflow as tf
 from cnnrnn.data.common import (
     DataSplits,
     class_folders,
+    classes_not_scored,
     stratified_split,
     tfds_classification_builder,
 )
@@ -487,6 +488,9 @@ def _finish(
         "class_names": list(class_names),
         "num_examples": {split: len(texts) for split, (texts, _) in splits.items()},
         **counts,
+        "classes_not_scored": classes_not_scored(
+            {split: labels for split, (_, labels) in splits.items()}, class_names
+        ),
         "vocabulary_size": len(vocabulary) + 2 if vocabulary else 0,
         "max_length": int(lengths.max()) if lengths.size else 0,
         "median_length": float(np.median(lengths)) if lengths.size else 0.0,

@@ -27,6 +27,7 @@ from cnnrnn.data.common import (
     DataSplits,
     check_no_tfds_options,
     class_folders,
+    classes_not_scored,
     label_order,
     prepare_tfds_classification,
     stratified_split,
@@ -297,6 +298,10 @@ def load_video_folder(
         "num_skipped": len(decoded.skipped),
         "skipped_files": decoded.skipped[:_MAX_LISTED_SKIPS],
         "num_short_clips": int((decoded.lengths < num_frames).sum()),
+        "classes_not_scored": classes_not_scored(
+            dict(zip(_SPLITS, (labels[index] for index in indices), strict=True)),
+            class_names,
+        ),
         "num_cached": decoded.num_cached,
         "cache_dir": None if cache_dir is None else str(cache_dir),
         **({"chosen": {"image_size": list(size)}} if auto else {}),

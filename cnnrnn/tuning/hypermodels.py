@@ -11,6 +11,7 @@ import math
 
 import keras_tuner
 
+from cnnrnn.training import RaiseIfInterrupted
 from cnnrnn.tuning.space import define
 
 
@@ -45,7 +46,7 @@ class FactoryHyperModel(keras_tuner.HyperModel):
 
     def fit(self, hp, model, *args, callbacks=(), **kwargs):
         """Fits the trial's model; a loss that is not finite fails the trial."""
-        callbacks = list(callbacks)
+        callbacks = [*callbacks, RaiseIfInterrupted()]
         if self.progress is not None:
             callbacks.append(self.progress())
         history = model.fit(*args, callbacks=callbacks, **kwargs)

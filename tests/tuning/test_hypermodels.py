@@ -10,6 +10,7 @@ import pytest
 from cnnrnn.apps import APPS
 from cnnrnn.apps.base import COMMON_SPACE
 from cnnrnn.config import resolve_config
+from cnnrnn.training import RaiseIfInterrupted
 from cnnrnn.tuning.hypermodels import FactoryHyperModel
 from cnnrnn.tuning.space import check_spec, define, to_choice
 
@@ -137,7 +138,7 @@ def hypermodel(progress=None):
     )
 
 
-def test_fit_returns_the_history_and_adds_the_progress_callback():
+def test_fit_returns_the_history_and_adds_the_progress_and_ctrl_c_callbacks():
     marker = keras.callbacks.Callback()
     model = FakeModel([0.7, 0.5])
     existing = keras.callbacks.Callback()
@@ -145,7 +146,9 @@ def test_fit_returns_the_history_and_adds_the_progress_callback():
         keras_tuner.HyperParameters(), model, None, epochs=2, callbacks=[existing]
     )
     assert history.history["loss"] == [0.7, 0.5]
-    assert model.fit_callbacks == [existing, marker]
+    first, stop_on_ctrl_c, last = model.fit_callbacks
+    assert first is existing and last is marker
+    assert isinstance(stop_on_ctrl_c, RaiseIfInterrupted)
 
 
 @pytest.mark.parametrize("loss", [math.nan, math.inf])

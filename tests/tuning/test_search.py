@@ -263,19 +263,21 @@ def _completed(folder):
 
 
 @pytest.mark.parametrize(
-    "algorithm",
+    "algorithm, stop",
     # Slow (half a minute to a minute each, to keep the default run short):
-    # grid and Bayesian search resume like random search (the same Keras Tuner
-    # oracle state); Hyperband also runs a reference search.
+    # a killed random search resumes like an interrupted one (Ctrl-C, with
+    # its exit code and message checked), and so do grid and Bayesian search
+    # (the same Keras Tuner oracle state); Hyperband also runs a reference.
     [
-        "random",
-        pytest.param("grid", marks=pytest.mark.slow),
-        pytest.param("bayesian", marks=pytest.mark.slow),
-        pytest.param("hyperband", marks=pytest.mark.slow),
+        ("random", "SIGINT"),
+        pytest.param("random", "SIGKILL", marks=pytest.mark.slow),
+        pytest.param("grid", "SIGKILL", marks=pytest.mark.slow),
+        pytest.param("bayesian", "SIGKILL", marks=pytest.mark.slow),
+        pytest.param("hyperband", "SIGKILL", marks=pytest.mark.slow),
     ],
 )
-def test_a_killed_search_resumes_without_rerunning_finished_trials(
-    algorithm, reviews, tmp_path, capsys
+def test_a_stopped_search_resumes_without_rerunning_finished_trials(
+    algorithm, stop, reviews, tmp_path, capsys
 ):
     space = {"units": {"values": [8, 16]}, "embedding_dim": {"values": [8, 16]},
              "num_layers": 1, "learning_rate": {"values": [0.001, 0.003]},
@@ -307,10 +309,17 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(
         while len(_completed(tmp_path / "search")) < 2 and process.poll() is None:
             assert time.monotonic() < deadline, "the search did not progress"
             time.sleep(0.1)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        process.send_signal(getattr(signal, stop))
+        process.wait(timeout=60)
     before = _completed(tmp_path / "search")
     assert len(before) >= 2, log.read_text()[-2000:]
+    if stop == "SIGINT":
+        output = log.read_text()
+        assert process.returncode == 130, output[-2000:]
+        assert "Interrupted. Run the same command again to resume the search." in (
+            output
+        )
+        assert "Traceback" not in output
 
     # Resumed in this process (a new interpreter would only start TensorFlow
     # again): what it knows of the first search is on disk.
