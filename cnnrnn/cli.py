@@ -264,7 +264,78 @@ def build_parser():
     sub.add_argument("--json", action="store_true", help="print JSON")
     _add_device_options(sub, strategy=False)  # one model on one device
     sub.set_defaults(handler=cmd_profile)
+
+    sub = commands.add_parser(
+        "serve", help="serve a trained run: HTTP API and a web page"
+    )
+    sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
+    sub.add_argument("--host", default="127.0.0.1", help="address (127.0.0.1)")
+    sub.add_argument("--port", type=_port, default=8000, help="TCP port (8000)")
+    sub.add_argument(
+        "--max-batch-size",
+        type=_positive_int,
+        default=32,
+        help="most inputs per model call (32; 1 turns batching off)",
+    )
+    sub.add_argument(
+        "--batch-timeout-ms",
+        type=float,
+        default=5.0,
+        help="longest wait for more inputs once one is queued (5)",
+    )
+    sub.add_argument(
+        "--workers", type=_positive_int, default=1, help="server processes (1)"
+    )
+    sub.add_argument(
+        "--token",
+        help="require 'Authorization: Bearer TOKEN' (default: $CNNRNN_SERVE_TOKEN)",
+    )
+    sub.add_argument(
+        "--max-request-mb", type=float, default=32.0, help="request body limit (32)"
+    )
+    sub.add_argument(
+        "--max-inputs", type=_positive_int, default=64, help="inputs per request (64)"
+    )
+    sub.add_argument(
+        "--max-image-pixels",
+        type=_positive_int,
+        default=40_000_000,
+        help="pixels per image (40000000)",
+    )
+    sub.add_argument(
+        "--max-clip-seconds", type=float, default=120.0, help="video duration (120)"
+    )
+    sub.add_argument("--access-log", action="store_true", help="log every request")
+    _add_safe_mode_option(sub)
+    sub.set_defaults(handler=cmd_serve)
     return parser
+
+
+def cmd_serve(args):
+    from cnnrnn import serving
+
+    limits = serving.Limits(
+        max_request_bytes=int(args.max_request_mb * 2**20),
+        max_inputs=args.max_inputs,
+        max_image_pixels=args.max_image_pixels,
+        max_clip_seconds=args.max_clip_seconds,
+    )
+    settings = serving.Settings(
+        max_batch_size=args.max_batch_size,
+        batch_timeout_ms=args.batch_timeout_ms,
+        token=args.token or os.environ.get(serving.TOKEN_VARIABLE) or None,
+        limits=limits,
+    )
+    serving.serve(
+        args.run_dir,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        settings=settings,
+        safe_mode=args.safe_mode,
+        access_log=args.access_log,
+        say=lambda line: console.print(escape(line), soft_wrap=True),
+    )
 
 
 def cmd_list(args):
@@ -814,6 +885,14 @@ def _positive_int(text):
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _port(text):
+    """An argparse type: a TCP port from 1 to 65535."""
+    value = int(text) if text.isdigit() else 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 1-65535, got {text!r}")
     return value
 
 

@@ -169,6 +169,9 @@ class App:
             returns facts about the model those factory arguments build (such
             as how many words pretrained vectors cover), printed before
             training and kept in `config.json` under `model_info`.
+        input_kind: str. What one input of `predict` is: `"image"`,
+            `"video"` or `"table"` (a file's path), or `"text"`; `cnnrnn
+            serve` reads requests and shows its page by it.
         caption_files: callable or None. `caption_files(model, paths, config,
             **options)` returns a `(caption, log_probability)` tuple per
             image file, for `cnnrnn caption`.
@@ -199,6 +202,7 @@ class App:
     sampler: Callable | None = None
     evaluation_metrics: Callable | None = None
     model_info: Callable | None = None
+    input_kind: str = "text"
     caption_files: Callable | None = None
     search_space: dict = dataclasses.field(default_factory=lambda: dict(COMMON_SPACE))
     backends: tuple[str, ...] = ("tensorflow", "jax", "torch")

@@ -53,6 +53,7 @@ APP = App(
     write_demo_data=Lazy("cnnrnn.demos.image_captioner:write_caption_demo"),
     small_demo={"num_scenes": 24, "image_size": 32},
     predict=predict_captions,
+    input_kind="image",
     defaults={
         "data": {
             "image_dir": None,

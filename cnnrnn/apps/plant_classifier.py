@@ -27,6 +27,7 @@ APP = App(
     write_demo_data=Lazy("cnnrnn.demos.plant_classifier:write_plant_demo"),
     small_demo={"images_per_class": 6, "image_size": 32},
     predict=predict_images,
+    input_kind="image",
     defaults={
         "data": {
             "image_size": "auto",

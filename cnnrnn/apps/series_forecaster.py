@@ -14,6 +14,7 @@ APP = App(
     # template allows: 840 training rows, 180 for validation and test each.
     small_demo={"num_steps": 1200},
     predict=Lazy("cnnrnn.forecasting:predict_forecasts"),
+    input_kind="table",
     defaults={
         "data": {
             "target_columns": None,

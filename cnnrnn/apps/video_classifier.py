@@ -30,6 +30,7 @@ APP = App(
     write_demo_data=Lazy("cnnrnn.demos.video_classifier:write_video_demo"),
     small_demo={"clips_per_class": 3, "num_frames": 6, "image_size": 16},
     predict=predict_clips,
+    input_kind="video",
     defaults={
         "data": {
             "num_frames": 12,
