@@ -171,10 +171,11 @@ async def _predict(service, batcher, inputs, options):
             if item.path is not None:
                 message = message.replace(str(item.path), item.name)
         raise RequestError(400, " ".join(message.split())) from None
-    top_k = options.top_k or 3
+    if service.task == "classify":  # ranked classes: the top k of them
+        found = [ranked[: options.top_k or 3] for ranked in found]
     return [
-        {"input": item.name if item.path else item.text, "predictions": ranked[:top_k]}
-        for item, ranked in zip(inputs, found, strict=True)
+        {"input": item.name if item.path else item.text, "predictions": predictions}
+        for item, predictions in zip(inputs, found, strict=True)
     ]
 
 

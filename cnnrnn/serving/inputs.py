@@ -1,8 +1,8 @@
 """What a prediction request carries: parsed, limited and checked.
 
 A request is JSON (`{"inputs": [...], ...options}`: texts, or files in
-base64) or `multipart/form-data` (files in any field, texts in `inputs`
-fields, options as fields). Each file is written to the request's own
+base64) or a form: `multipart/form-data` (files in any field, texts in
+`inputs` fields, options as fields) or URL-encoded (texts and options). Each file is written to the request's own
 temporary folder and checked (image pixels, a video stream, the clip's
 duration) before it joins a batch, so that one bad input fails only its own
 request, with a one-line error that names it.
@@ -27,6 +27,7 @@ TASK_OPTIONS = {
     "generate": ("temperature", "top_k", "top_p", "seed", "length", "stream"),
     "forecast": (),
 }
+_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 _SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
 _DATA_URL = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,")
 
@@ -69,8 +70,9 @@ class Options(pydantic.BaseModel):
 
     inputs: list[str] = pydantic.Field(
         default_factory=list,
-        description="Texts; or image, video or CSV files in base64 (a data URL "
-        "prefix is allowed). Files may also be uploaded as multipart/form-data.",
+        description="Texts or CSV texts; or image or video files in base64 (a "
+        "data URL prefix is allowed). Files may also be uploaded as "
+        "multipart/form-data.",
     )
     top_k: int | None = pydantic.Field(
         None, ge=1, description="classes to return; or draw from the top k chars"
@@ -123,13 +125,13 @@ async def read_request(request, *, kind, task, folder, limits):
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         fields, files = _json_fields(await request.body()), []
-    elif content_type.startswith("multipart/form-data"):
+    elif content_type.startswith(_FORMS):
         fields, files = await _form_fields(request, limits)
     else:
         raise RequestError(
             415,
             f"Content type {content_type or '(none)'!r} is not accepted: send "
-            "application/json or multipart/form-data.",
+            "application/json or multipart/form-data (or a URL-encoded form).",
         )
     try:
         options = Options.model_validate(fields)
@@ -149,6 +151,10 @@ async def read_request(request, *, kind, task, folder, limits):
         name = f"input {number}"
         if kind == "text":
             inputs.append(Input(name, text=value))
+        elif kind == "table":  # CSV text
+            inputs.append(
+                Input(name, path=_write(folder, number, value.encode(), ".csv"))
+            )
         else:
             contents = _decode_base64(value, name, kind)
             inputs.append(Input(name, path=_write(folder, number, contents, "")))

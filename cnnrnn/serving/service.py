@@ -96,7 +96,10 @@ class ModelService:
         columns = self.config["data_info"]["columns"]
         rows = self.config["model_from_data"]["lookback"]
         path = folder / "warm-up.csv"
-        lines = [",".join(columns)] + [",".join(["0"] * len(columns))] * rows
+        lines = [",".join(columns)] + [  # a ramp: a constant column is refused
+            ",".join(str(row + column) for column in range(len(columns)))
+            for row in range(rows)
+        ]
         path.write_text("\n".join(lines) + "\n")
         return str(path)
 
