@@ -1,10 +1,12 @@
-"""Tiny trained runs of every application, for the serving tests."""
+"""Tiny trained runs of every application, for the serving tests: each on
+a few examples of its demo data (`App.small_demo`), for one epoch."""
 
 import pytest
 
 from cnnrnn import cli
+from cnnrnn.apps import APPS
 
-# Small, quick runs on each application's demo data (one epoch).
+# Small models, quick to train.
 TINY_RUNS = {
     "plant-classifier": ["--set", "model.depth=1", "--set", "model.base_filters=4"],
     "sentiment-rnn": ["--set", "model.units=8", "--set", "model.embedding_dim=8"],
@@ -31,11 +33,12 @@ def trained_run(tmp_path_factory):
 
     def get(app):
         if app not in runs:
+            spec = APPS[app]
+            folder = spec.write_demo_data(home / "demo" / app, **spec.small_demo)
+            data = folder / spec.demo_source if spec.demo_source else folder
             run = tmp_path_factory.mktemp("runs") / app
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("CNNRNN_HOME", str(home))  # demo data written here
-                argv = ["train", app, "--output", str(run), "--epochs", "1"]
-                assert cli.main([*argv, *TINY_RUNS[app]]) == 0
+            argv = ["train", app, "--data", str(data), "--output", str(run)]
+            assert cli.main([*argv, "--epochs", "1", *TINY_RUNS[app]]) == 0
             runs[app] = run
         return runs[app]
 
@@ -44,6 +47,6 @@ def trained_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_home(trained_run, tmp_path_factory):
-    """The folder where the tiny runs' demo data were written."""
+    """The folder whose `demo/<app>` holds each tiny run's data."""
     trained_run("plant-classifier")
     return next(tmp_path_factory.getbasetemp().glob("home*"))
