@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnrnn import runs
+from cnnrnn import classification, runs
 from cnnrnn.data import series
 from cnnrnn.errors import DataError
 
@@ -36,7 +36,7 @@ def predict_forecasts(model, inputs, config, *, top_k=3):
             )
         tables.append(table)
     windows = np.stack([table["values"][-lookback:] for table in tables])
-    forecasts = np.asarray(model.predict(windows, verbose=0))  # one call for all
+    forecasts = np.asarray(classification.predict_inputs(model, windows))
     results = []
     for path, table, forecast in zip(inputs, tables, forecasts, strict=True):
         times = _future_times(table, len(forecast))

@@ -2,10 +2,11 @@
 
 A request is JSON (`{"inputs": [...], ...options}`: texts, or files in
 base64) or a form: `multipart/form-data` (files in any field, texts in
-`inputs` fields, options as fields) or URL-encoded (texts and options). Each file is written to the request's own
-temporary folder and checked (image pixels, a video stream, the clip's
-duration) before it joins a batch, so that one bad input fails only its own
-request, with a one-line error that names it.
+`inputs` fields, options as fields) or URL-encoded (texts and options). Each
+file is written to the request's own temporary folder and checked (image
+pixels, a video stream, the clip's duration) before it joins a batch, so
+that one bad input fails only its own request, with a one-line error that
+names it.
 """
 
 import base64
