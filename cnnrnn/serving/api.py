@@ -130,19 +130,22 @@ def create_app(service, settings=None):
     async def predict(request: Request):
         loaded = state["service"]
         with tempfile.TemporaryDirectory(prefix="cnnrnn-serve-") as folder:
-            inputs, options = await read_request(
-                request,
-                kind=loaded.kind,
-                task=loaded.task,
-                folder=pathlib.Path(folder),
-                limits=settings.limits,
-            )
-            await asyncio.gather(
-                *(
-                    asyncio.to_thread(check_input, item, loaded.kind, settings.limits)
-                    for item in inputs
+            with batcher.arriving():
+                inputs, options = await read_request(
+                    request,
+                    kind=loaded.kind,
+                    task=loaded.task,
+                    folder=pathlib.Path(folder),
+                    limits=settings.limits,
                 )
-            )
+                await asyncio.gather(
+                    *(
+                        asyncio.to_thread(
+                            check_input, item, loaded.kind, settings.limits
+                        )
+                        for item in inputs
+                    )
+                )
             if loaded.task == "generate":
                 return await _generate(loaded, batcher, inputs, options, settings)
             found = await _predict(loaded, batcher, inputs, options)

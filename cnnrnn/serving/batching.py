@@ -3,23 +3,27 @@
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 
 
 class DynamicBatcher:
     """Runs the inputs of concurrent requests through one function call.
 
     Inputs wait in a queue. The first one in opens a batch, which takes what
-    else is queued, waits up to `timeout_ms` for more, and closes at
-    `max_batch_size` inputs. The batch runs in one thread of its own, so the
-    event loop keeps serving while the model works, and one batch runs at a
-    time. Inputs with different keys (say, different decoding options) go
-    through separate calls of the same batch. When a call raises, each of its
-    inputs runs alone, so that one bad input fails only its own request.
+    else is queued and, while other requests are on their way (see
+    `arriving`), waits up to `timeout_ms` for more; it closes at
+    `max_batch_size` inputs. A lone request is not kept waiting. The batch
+    runs in one thread of its own, so the event loop keeps serving while the
+    model works, and one batch runs at a time. Inputs with different keys
+    (say, different decoding options) go through separate calls of the same
+    batch. When a call raises, each of its inputs runs alone, so that one bad
+    input fails only its own request.
 
     Args:
         run: callable. `run(items, key)` returns one result per item.
         max_batch_size: int. Most inputs per call.
-        timeout_ms: float. Longest wait for more inputs once one is queued.
+        timeout_ms: float. Longest wait for more inputs once one is queued
+            and others are arriving.
 
     Example:
 
@@ -39,6 +43,7 @@ class DynamicBatcher:
         self.batch_sizes = collections.Counter()  # for /v1/model and benchmarks
         self._queue = None
         self._task = None
+        self._arriving = 0
 
     def start(self):
         """Starts the batching loop on the running event loop."""
@@ -51,6 +56,16 @@ class DynamicBatcher:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         self.executor.shutdown(wait=True)
+
+    @contextlib.contextmanager
+    def arriving(self):
+        """Marks a request on its way to `submit` (being read and checked):
+        an open batch waits for its inputs, up to the timeout."""
+        self._arriving += 1
+        try:
+            yield
+        finally:
+            self._arriving -= 1
 
     async def submit(self, items, key=None):
         """Queues `items` and returns their results, in order.
@@ -77,7 +92,7 @@ class DynamicBatcher:
             while len(batch) < self.max_batch_size:
                 if self._queue.empty():
                     remaining = deadline - loop.time()
-                    if remaining <= 0:
+                    if remaining <= 0 or not self._arriving:
                         break
                     try:
                         batch.append(

@@ -121,8 +121,13 @@ def test_video_uploads_predict_as_cnnrnn_predict(trained_run, demo_home, capsys)
             "/v1/predict",
             files=[("files", ("sound.mp4", audio_only_mp4(), "video/mp4"))],
         )
+    with client_for(run, limits=Limits(max_clip_seconds=0.1)) as client:
+        too_long = client.post("/v1/predict", files=uploads[:1])
     for one, wanted in zip(served, expected, strict=True):
         same_predictions(one["predictions"], wanted["predictions"])
+    assert too_long.status_code == 413
+    assert f"{clips[0].name} lasts" in too_long.json()["error"]
+    assert "over the limit of 0.1 s: cut it" in too_long.json()["error"]
     assert silent.status_code == 400
     assert silent.json() == {
         "error": "sound.mp4 has no video stream: send a video file."
@@ -163,11 +168,13 @@ def test_generated_text_as_cnnrnn_generate_and_streamed(trained_run, capsys):
             assert r.headers["content-type"].startswith("text/event-stream")
             events = [line for line in r.iter_lines() if line]
         unknown = client.post("/v1/predict", json={"inputs": ["\u00a7\u00a7"]})
+        too_long = client.post("/v1/predict", json={"inputs": ["a"], "length": 9999})
     assert served == [{"input": "the ", "text": expected}]
     chars = [json.loads(e[len("data: ") :])["text"] for e in events[:-2]]
     assert "".join(chars) == expected and len(chars) == 40
     assert events[-2:] == ["event: end", "data: {}"]
     assert unknown.status_code == 400 and "never saw in training" in unknown.text
+    assert too_long.status_code == 413 and "limit of 2000" in too_long.text
 
 
 def test_series_csv_forecasts_as_cnnrnn_predict(trained_run, demo_home, capsys):
@@ -280,12 +287,18 @@ def test_a_bad_request_gets_a_4xx_one_line_error_and_the_server_goes_on(
     assert limited_plant.post("/v1/predict", **image_json(png())).status_code == 200
 
 
-def test_empty_text_and_unknown_routes(trained_run):
-    with client_for(trained_run("sentiment-rnn")) as client:
+def test_empty_or_too_long_text_and_unknown_routes(trained_run):
+    limits = Limits(max_text_chars=20)
+    with client_for(trained_run("sentiment-rnn"), limits=limits) as client:
         empty = client.post("/v1/predict", json={"inputs": ["fine", "  "]})
         assert (empty.status_code, empty.json()) == (
             400,
             {"error": "input 2 is empty: send some text."},
+        )
+        long = client.post("/v1/predict", json={"inputs": ["a long review " * 2]})
+        assert (long.status_code, long.json()) == (
+            413,
+            {"error": "input 1 has 28 characters, over the limit of 20: shorten it."},
         )
         missing = client.get("/v2/predict")
         assert missing.status_code == 404 and "/docs" in missing.json()["error"]

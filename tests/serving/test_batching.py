@@ -4,8 +4,6 @@ import asyncio
 import threading
 import time
 
-import pytest
-
 from cnnrnn.serving.batching import DynamicBatcher
 
 
@@ -29,13 +27,20 @@ def run(coroutine_function):
     return asyncio.run(coroutine_function())
 
 
+async def request(batcher, items, key=None):
+    """What the API does per request: read it (on its way), then submit."""
+    with batcher.arriving():
+        await asyncio.sleep(0.002)
+    return await batcher.submit(items, key)
+
+
 def test_concurrent_requests_are_gathered_into_one_call_up_to_the_limit():
     model = Recorder()
 
     async def main():
         batcher = DynamicBatcher(model, max_batch_size=8, timeout_ms=50)
         batcher.start()
-        answers = await asyncio.gather(*(batcher.submit([n]) for n in range(10)))
+        answers = await asyncio.gather(*(request(batcher, [n]) for n in range(10)))
         await batcher.stop()
         return answers
 
@@ -50,7 +55,7 @@ def test_a_batch_size_of_one_calls_the_model_per_input():
     async def main():
         batcher = DynamicBatcher(model, max_batch_size=1, timeout_ms=50)
         batcher.start()
-        await asyncio.gather(*(batcher.submit([n]) for n in range(5)))
+        await asyncio.gather(*(request(batcher, [n]) for n in range(5)))
         await batcher.stop()
         return batcher.batch_sizes
 
@@ -64,7 +69,8 @@ def test_inputs_with_other_options_run_in_calls_of_their_own():
         batcher = DynamicBatcher(model, max_batch_size=8, timeout_ms=50)
         batcher.start()
         await asyncio.gather(
-            batcher.submit([1, 2], key="beam 3"), batcher.submit([3], key="greedy")
+            request(batcher, [1, 2], key="beam 3"),
+            request(batcher, [3], key="greedy"),
         )
         await batcher.stop()
 
@@ -79,9 +85,9 @@ def test_a_bad_input_fails_only_its_own_request():
         batcher = DynamicBatcher(model, max_batch_size=8, timeout_ms=50)
         batcher.start()
         answers = await asyncio.gather(
-            batcher.submit([1]),
-            batcher.submit([3]),
-            batcher.submit([5]),
+            request(batcher, [1]),
+            request(batcher, [3]),
+            request(batcher, [5]),
             return_exceptions=True,
         )
         await batcher.stop()
@@ -116,14 +122,25 @@ def test_the_event_loop_serves_on_while_the_model_works():
     assert run(main) >= 10  # the loop ran during the 0.3 s model call
 
 
-def test_a_lone_input_waits_at_most_the_timeout():
+def test_a_lone_request_is_not_kept_waiting_and_a_late_one_is_awaited():
     async def main():
-        batcher = DynamicBatcher(Recorder(), max_batch_size=32, timeout_ms=30)
+        batcher = DynamicBatcher(Recorder(), max_batch_size=32, timeout_ms=200)
         batcher.start()
         started = time.perf_counter()
-        await batcher.submit([1])
-        waited = time.perf_counter() - started
-        await batcher.stop()
-        return waited
+        await batcher.submit([1])  # nothing else on its way
+        alone = time.perf_counter() - started
+        started = time.perf_counter()
 
-    assert run(main) == pytest.approx(0.03, abs=0.025)
+        async def late():
+            with batcher.arriving():
+                await asyncio.sleep(0.05)  # read while the batch is open
+            return await batcher.submit([2])
+
+        await asyncio.gather(request(batcher, [1]), late())
+        together = time.perf_counter() - started
+        await batcher.stop()
+        return alone, together, batcher.batch_sizes
+
+    alone, together, sizes = run(main)
+    assert alone < 0.05  # not the 200 ms timeout
+    assert 0.05 <= together < 0.2 and sizes == {1: 1, 2: 1}
