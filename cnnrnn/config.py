@@ -21,6 +21,7 @@ TRAINING_DEFAULTS = {
     "learning_rate_schedule": "constant",
     "max_minutes": None,
     "seed": 1337,
+    "tensorboard": True,
 }
 DEVICE_DEFAULTS = {"precision": "auto", "strategy": "auto"}
 SECTIONS = ("data", "model", "training", "inference", "devices")

@@ -19,6 +19,7 @@ from cnnrnn import (
     plots,
     precompute,
     runs,
+    tracking,
 )
 from cnnrnn.config import current_names
 from cnnrnn.demos.common import ensure_demo_data
@@ -185,6 +186,8 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
             metrics.update(report(model, splits, split_name, config, run_dir))
 
     metrics = {key: _plain(value) for key, value in metrics.items()}
+    if training["tensorboard"]:
+        tracking.log_report(run_dir, metrics)
     runs.write_json(run_dir / runs.METRICS_FILE, metrics)
     shutil.rmtree(run_dir / runs.CHECKPOINT_DIR, ignore_errors=True)
     if several_workers:
@@ -288,6 +291,9 @@ class Fitter:
             ),
             keras.callbacks.CSVLogger(self.history_path, append=True),
         ]
+        if self.training["tensorboard"]:
+            logs = self.run_dir / tracking.LOGS_DIR
+            callbacks.append(tracking.tensorboard_callback(logs))
         if self.training["learning_rate_schedule"] == "cosine":
             callbacks.append(cosine_decay(self.model, initial_epoch, epochs))
         if self.training["max_minutes"] is not None:

@@ -10,7 +10,7 @@ import keras_tuner
 from rich.console import Console
 from rich.table import Table
 
-from cnnrnn import devices, runs, training
+from cnnrnn import devices, runs, tracking, training
 from cnnrnn.apps import check_backend
 from cnnrnn.config import current_names
 from cnnrnn.errors import CnnrnnError
@@ -121,7 +121,7 @@ def run_search(
                 splits.train,
                 validation_data=splits.validation,
                 epochs=config["training"]["epochs"],
-                callbacks=[_early_stopping(job, config)],
+                callbacks=[_early_stopping(job, config), *_hparams_logs(output)],
                 shuffle=False,  # the training split is shuffled by its pipeline
                 verbose=0,
             )
@@ -175,6 +175,15 @@ def _serve(tuner, chief, role, console):
         where = "no authentication: keep this port on a private network"
     console.print(f"Oracle listening on {role.address} ({where}).", soft_wrap=True)
     chief.serve(role.host, role.port)
+
+
+def _hparams_logs(output):
+    """A TensorBoard callback, which Keras Tuner turns into HParams logs per
+    trial in `output/logs/<trial>`: where TensorBoard is installed, and on the
+    tensorflow backend (Keras Tuner's condition)."""
+    if keras.backend.backend() != "tensorflow" or not tracking.has_tensorboard():
+        return []
+    return [tracking.tensorboard_callback(output / tracking.LOGS_DIR)]
 
 
 def _make_tuner(job, hypermodel, directory, console, setup):
@@ -236,7 +245,7 @@ class _TrialReporting:
 
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         # Keras Tuner imports TensorBoard here on the TensorFlow backend even
-        # without a TensorBoard callback, and TensorBoard is not a dependency.
+        # without a TensorBoard callback, and TensorBoard is an optional extra.
         if any(isinstance(c, keras.callbacks.TensorBoard) for c in callbacks):
             super()._configure_tensorboard_dir(callbacks, trial, execution)
 
