@@ -21,10 +21,17 @@ TRAINING_DEFAULTS = {
     "learning_rate_schedule": "constant",
     "max_minutes": None,
     "seed": 1337,
-    "tensorboard": True,
 }
 DEVICE_DEFAULTS = {"precision": "auto", "strategy": "auto"}
-SECTIONS = ("data", "model", "training", "inference", "devices")
+# Where a run is logged besides its run directory (see cnnrnn/tracking.py);
+# not part of what makes two runs the same run.
+TRACKING_DEFAULTS = {
+    "tensorboard": True,
+    "mlflow": False,
+    "mlflow_uri": "sqlite:///mlflow.db",
+    "mlflow_experiment": None,
+}
+SECTIONS = ("data", "model", "training", "inference", "devices", "tracking")
 # What a run's config.json holds besides its sections, skipped when it is
 # read as a --config file.
 RUN_RECORD_KEYS = {
@@ -206,6 +213,7 @@ def resolve_config(app, *, file_config=None, overrides=None):
         "training": {**TRAINING_DEFAULTS, **app.defaults.get("training", {})},
         "inference": copy.deepcopy(app.defaults.get("inference", {})),
         "devices": dict(DEVICE_DEFAULTS),
+        "tracking": dict(TRACKING_DEFAULTS),
     }
     known = {
         "data": sorted({*app.defaults.get("data", {}), *data_options(app), "source"}),
@@ -213,6 +221,7 @@ def resolve_config(app, *, file_config=None, overrides=None):
         "training": sorted({**TRAINING_DEFAULTS, **app.defaults.get("training", {})}),
         "inference": sorted(app.defaults.get("inference", {})),
         "devices": sorted(DEVICE_DEFAULTS),
+        "tracking": sorted(TRACKING_DEFAULTS),
     }
     demo = [app.demo] if uses_demo_data(file_config, overrides) else []
     layers = (file_config or {}, overrides or {})

@@ -129,75 +129,78 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
     else:
         runs.write_json(run_dir / runs.CONFIG_FILE, config)
 
-    started = time.perf_counter()
-    fit = Fitter(head, splits, run_dir, training, console)
-    if several_workers:
-        multi_worker.check_same_progress(setup.strategy, fit)
-    if not fit.phase_one_done.exists():
-        if head is not model:
-            fit.splits = precompute.feature_splits(
-                encoder, splits, seed=training["seed"]
-            )
-            console.print("Computed the encoder's features once (frozen encoder).")
-        fit(description="training", initial_epoch=0, epochs=training["epochs"])
-        runs.write_json(fit.phase_one_done, {"epochs": fit.epochs_done()})
-    head.load_weights(fit.best_weights)  # a head shares the model's weights
-    if training["fine_tune_epochs"] > 0:
-        with setup.scope():  # the new optimizer's variables belong to the strategy
-            prepared = app.prepare_fine_tuning and app.prepare_fine_tuning(
-                model, learning_rate=training["fine_tune_learning_rate"]
-            )
-        if prepared:
-            first = runs.read_json(fit.phase_one_done)["epochs"]
-            tuning = fit.fine_tuning(model, splits)
-            tuning(
-                description="fine-tuning",
-                initial_epoch=first,
-                epochs=first + training["fine_tune_epochs"],
-            )
-            if tuning.best_weights.exists():  # it beat the first phase
-                model.load_weights(tuning.best_weights)
-            else:
-                head.load_weights(fit.best_weights)
-        else:
-            console.print("This model has no backbone to fine-tune: skipped.")
-    history = fit.history()
-    metrics = {
-        "monitor": fit.monitor,
-        "epochs": fit.epochs_done(),
-        "train_seconds": round(time.perf_counter() - started, 2),
-        **_best_epoch(history, fit.monitor),
-    }
-    plots.plot_learning_curves(
-        history, run_dir / runs.PLOTS_DIR / "learning_curves.png"
+    tracker = tracking.Tracker(
+        config, run_dir, resume=state == "resume", chief=role.is_chief
     )
-    with runs.atomic_path(run_dir / runs.MODEL_FILE) as tmp:
-        model.save(tmp)
-    fingerprint = weights_fingerprint(model)
-    if several_workers:
-        # Evaluation needs no other worker; under the strategy, Keras's predict
-        # would return every worker's outputs. Our own file, written just now.
-        model = keras.saving.load_model(run_dir / runs.MODEL_FILE, safe_mode=False)
-    split_name = evaluation_split_name(splits)
-    if split_name is not None:
-        metrics["evaluated_on"] = split_name
-        metrics.update(evaluate(app, model, splits, split_name, config))
-        for report in app.reports:
-            metrics.update(report(model, splits, split_name, config, run_dir))
-
-    metrics = {key: _plain(value) for key, value in metrics.items()}
-    if training["tensorboard"]:
-        tracking.log_report(run_dir, metrics)
-    runs.write_json(run_dir / runs.METRICS_FILE, metrics)
-    shutil.rmtree(run_dir / runs.CHECKPOINT_DIR, ignore_errors=True)
-    if several_workers:
-        console.print(
-            f"multi-worker: {_describe(role)} finished; "
-            f"weights sha256 {fingerprint[:16]}"
+    with tracker:
+        started = time.perf_counter()
+        fit = Fitter(head, splits, run_dir, training, console, tracker=tracker)
+        if several_workers:
+            multi_worker.check_same_progress(setup.strategy, fit)
+        if not fit.phase_one_done.exists():
+            if head is not model:
+                fit.splits = precompute.feature_splits(
+                    encoder, splits, seed=training["seed"]
+                )
+                console.print("Computed the encoder's features once (frozen encoder).")
+            fit(description="training", initial_epoch=0, epochs=training["epochs"])
+            runs.write_json(fit.phase_one_done, {"epochs": fit.epochs_done()})
+        head.load_weights(fit.best_weights)  # a head shares the model's weights
+        if training["fine_tune_epochs"] > 0:
+            with setup.scope():  # the new optimizer's variables belong to the strategy
+                prepared = app.prepare_fine_tuning and app.prepare_fine_tuning(
+                    model, learning_rate=training["fine_tune_learning_rate"]
+                )
+            if prepared:
+                first = runs.read_json(fit.phase_one_done)["epochs"]
+                tuning = fit.fine_tuning(model, splits)
+                tuning(
+                    description="fine-tuning",
+                    initial_epoch=first,
+                    epochs=first + training["fine_tune_epochs"],
+                )
+                if tuning.best_weights.exists():  # it beat the first phase
+                    model.load_weights(tuning.best_weights)
+                else:
+                    head.load_weights(fit.best_weights)
+            else:
+                console.print("This model has no backbone to fine-tune: skipped.")
+        history = fit.history()
+        metrics = {
+            "monitor": fit.monitor,
+            "epochs": fit.epochs_done(),
+            "train_seconds": round(time.perf_counter() - started, 2),
+            **_best_epoch(history, fit.monitor),
+        }
+        plots.plot_learning_curves(
+            history, run_dir / runs.PLOTS_DIR / "learning_curves.png"
         )
-    if not role.is_chief:
-        shutil.rmtree(run_dir)
-    return metrics
+        with runs.atomic_path(run_dir / runs.MODEL_FILE) as tmp:
+            model.save(tmp)
+        fingerprint = weights_fingerprint(model)
+        if several_workers:
+            # Evaluation needs no other worker; under the strategy, Keras's predict
+            # would return every worker's outputs. Our own file, written just now.
+            model = keras.saving.load_model(run_dir / runs.MODEL_FILE, safe_mode=False)
+        split_name = evaluation_split_name(splits)
+        if split_name is not None:
+            metrics["evaluated_on"] = split_name
+            metrics.update(evaluate(app, model, splits, split_name, config))
+            for report in app.reports:
+                metrics.update(report(model, splits, split_name, config, run_dir))
+
+        metrics = {key: _plain(value) for key, value in metrics.items()}
+        runs.write_json(run_dir / runs.METRICS_FILE, metrics)
+        shutil.rmtree(run_dir / runs.CHECKPOINT_DIR, ignore_errors=True)
+        tracker.finish(metrics)
+        if several_workers:
+            console.print(
+                f"multi-worker: {_describe(role)} finished; "
+                f"weights sha256 {fingerprint[:16]}"
+            )
+        if not role.is_chief:
+            shutil.rmtree(run_dir)
+        return metrics
 
 
 def weights_fingerprint(model):
@@ -233,12 +236,15 @@ class Fitter:
     when they beat the first phase's; `history.csv` accumulates every epoch.
     """
 
-    def __init__(self, model, splits, run_dir, training, console, *, phase="best"):
+    def __init__(
+        self, model, splits, run_dir, training, console, *, tracker, phase="best"
+    ):
         self.model = model
         self.splits = splits
         self.run_dir = run_dir
         self.training = training
         self.console = console
+        self.tracker = tracker
         self.checkpoints = run_dir / runs.CHECKPOINT_DIR
         self.best_weights = self.checkpoints / f"{phase}.weights.h5"
         self.phase_one_done = self.checkpoints / "phase_one_done.json"
@@ -258,6 +264,7 @@ class Fitter:
             self.run_dir,
             self.training,
             self.console,
+            tracker=self.tracker,
             phase="best-fine-tuning",
         )
         fitter.started = self.started
@@ -291,14 +298,11 @@ class Fitter:
             ),
             keras.callbacks.CSVLogger(self.history_path, append=True),
         ]
-        if self.training["tensorboard"]:
-            logs = self.run_dir / tracking.LOGS_DIR
-            callbacks.append(tracking.tensorboard_callback(logs))
         if self.training["learning_rate_schedule"] == "cosine":
             callbacks.append(cosine_decay(self.model, initial_epoch, epochs))
         if self.training["max_minutes"] is not None:
             callbacks.append(TimeBudget(self.training["max_minutes"], self.started))
-        callbacks.append(RaiseIfInterrupted())
+        callbacks += [*self.tracker.callbacks(), RaiseIfInterrupted()]
         progress = RichProgress(self.console, description=description)
         try:
             self.model.fit(

@@ -1,7 +1,9 @@
 """TensorBoard logs: every run's epoch metrics and report, a search's HParams."""
 
 import csv
+import sys
 
+import mlflow
 import pytest
 import tensorflow as tf
 from rich.console import Console
@@ -10,6 +12,7 @@ from cnnrnn import apps, runs, tracking, training
 from cnnrnn.config import resolve_config
 from cnnrnn.demos.plant_classifier import write_plant_demo
 from cnnrnn.demos.sentiment_rnn import write_sentiment_demo
+from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning import make_job, run_search
 
 
@@ -94,27 +97,130 @@ def test_log_report_writes_examples_as_text(tmp_path):
     assert "a red circle" in text.item().decode()
 
 
-def test_a_search_writes_hparams_logs_per_trial(tmp_path):
+# --- MLflow ------------------------------------------------------------------
+def mlflow_overrides(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return {"mlflow": True, "mlflow_uri": uri, "mlflow_experiment": "tests"}, uri
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """MLflow puts a SQLite store's artifacts in ./mlruns: here, in tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+
+def test_an_interrupted_and_resumed_run_is_one_mlflow_run_with_every_epoch(
+    tmp_path, monkeypatch
+):
+    from cnnrnn.progress import RichProgress
+
+    tracking_options, uri = mlflow_overrides(tmp_path)
+    source = write_plant_demo(tmp_path / "plants", images_per_class=8, image_size=32)
+    app = apps.get_app("plant-classifier")
+    overrides = {
+        "data": {"source": str(source), "image_size": [32, 32], "batch_size": 16},
+        "model": {"depth": 1, "base_filters": 4},
+        "training": {"epochs": 3, "early_stopping_patience": 9},
+        "tracking": tracking_options,
+    }
+    config = resolve_config(app, overrides=overrides)
+    run_dir = tmp_path / "run"
+    original = RichProgress.on_epoch_end
+
+    def interrupt_after_second_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    quiet = Console(quiet=True)
+    monkeypatch.setattr(RichProgress, "on_epoch_end", interrupt_after_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(app, config=config, run_dir=run_dir, console=quiet)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (interrupted,) = client.search_runs(
+        [client.get_experiment_by_name("tests").experiment_id]
+    )
+    assert interrupted.info.status == "KILLED"
+
+    monkeypatch.setattr(RichProgress, "on_epoch_end", original)
+    metrics = training.train(app, config=config, run_dir=run_dir, console=quiet)
+    (run,) = client.search_runs([client.get_experiment_by_name("tests").experiment_id])
+    assert run.info.run_id == interrupted.info.run_id and run.info.status == "FINISHED"
+    assert run.info.run_name == "run" and run.data.params["model.depth"] == "1"
+    with open(run_dir / runs.HISTORY_FILE, newline="") as handle:
+        history = list(csv.DictReader(handle))
+    for name in ("loss", "val_loss", "accuracy"):
+        logged = client.get_metric_history(run.info.run_id, name)
+        assert sorted((m.step, m.value) for m in logged) == [
+            (int(row["epoch"]), pytest.approx(float(row[name]))) for row in history
+        ]
+    assert run.data.metrics["final_accuracy"] == pytest.approx(metrics["accuracy"])
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert artifacts == {
+        "config.json", "metrics.json", "history.csv", "model.keras", "plots"
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory):
+    """A 3-trial search tracked by TensorBoard and MLflow: its output, summary
+    and MLflow store."""
+    tmp_path = tmp_path_factory.mktemp("search")
+    tracking_options, uri = mlflow_overrides(tmp_path)
     reviews = write_sentiment_demo(tmp_path / "d", num_reviews=60) / "reviews.csv"
     job = make_job(
         {
             "app": "sentiment-rnn",
-            "search": {"algorithm": "random", "max_trials": 2, "retrain_best": False},
+            "search": {"algorithm": "random", "max_trials": 3, "retrain_best": False},
             "training": {"epochs": 1},
             "data": {"source": str(reviews), "batch_size": 128, "bucketing": False},
+            "tracking": tracking_options,
             "space": {
-                "learning_rate": {"values": [0.001, 0.01]},
+                "learning_rate": {"values": [0.001, 0.003, 0.01]},
                 "units": 4,
                 "embedding_dim": 4,
             },
         },
         output=tmp_path / "search",
     )
-    run_search(job, console=Console(quiet=True))
-    logs = tmp_path / "search" / tracking.LOGS_DIR
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)  # the artifacts' ./mlruns
+        summary = run_search(job, console=Console(quiet=True))
+    return tmp_path / "search", summary, uri
+
+
+def test_a_search_writes_hparams_logs_per_trial(search):
+    logs = search[0] / tracking.LOGS_DIR
     trials = sorted(path.name for path in logs.iterdir())
-    assert len(trials) == 2
+    assert len(trials) == 3
     for trial in trials:
         plugins = {plugin for _, _, _, plugin in events(logs / trial)}
         assert "hparams" in plugins, (trial, plugins)
         assert "epoch_loss" in scalars(logs / trial / "execution0" / "train")
+
+
+def test_a_search_is_a_parent_mlflow_run_with_a_nested_run_per_trial(search):
+    _, summary, uri = search
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    found = client.search_runs([client.get_experiment_by_name("tests").experiment_id])
+    (parent,) = [run for run in found if run.info.run_name == "search search"]
+    trials = [run for run in found if run is not parent]
+    assert len(trials) == 3 and parent.info.status == "FINISHED"
+    assert {run.data.tags["mlflow.parentRunId"] for run in trials} == {
+        parent.info.run_id
+    }
+    for run in trials:
+        assert run.data.params["learning_rate"] in {"0.001", "0.003", "0.01"}
+        history = client.get_metric_history(run.info.run_id, "val_loss")
+        assert [metric.step for metric in history] == [0]
+        assert run.data.metrics["score"] == history[0].value  # the objective
+    assert parent.data.metrics["completed"] == summary["completed"] == 3
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"summary.json", "best_config.json", "trials.json"} <= artifacts
+
+
+def test_tracking_with_mlflow_absent_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    config = {"app": "plant-classifier", "tracking": {"mlflow": True}}
+    with pytest.raises(CnnrnnError, match=r'pip install "cnnrnn\[mlflow\]"'):
+        tracking.Tracker(config, tmp_path, resume=False)

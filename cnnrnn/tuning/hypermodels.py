@@ -25,18 +25,20 @@ class FactoryHyperModel(keras_tuner.HyperModel):
             the values of the others.
         model_from_data: dict. The factory arguments the data sets.
         space: dict. The merged search space (see `cnnrnn.tuning.space`).
-        progress: callable or None. `progress()` returns a Keras callback
-            added to every trial's fit (it is made per trial, so it need not
-            be deep-copyable). Defaults to None.
+        trial_callbacks: callable or None. `trial_callbacks()` returns Keras
+            callbacks added to every trial's fit (progress, tracking; made per
+            trial, so they need not be deep-copyable). Defaults to None.
     """
 
-    def __init__(self, app, *, model_options, model_from_data, space, progress=None):
+    def __init__(
+        self, app, *, model_options, model_from_data, space, trial_callbacks=None
+    ):
         super().__init__(name=app.name)
         self.app = app
         self.model_options = dict(model_options)
         self.model_from_data = dict(model_from_data)
         self.space = space
-        self.progress = progress
+        self.trial_callbacks = trial_callbacks
 
     def build(self, hp):
         arguments = dict(self.model_options)
@@ -47,8 +49,8 @@ class FactoryHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, *args, callbacks=(), **kwargs):
         """Fits the trial's model; a loss that is not finite fails the trial."""
         callbacks = [*callbacks, RaiseIfInterrupted()]
-        if self.progress is not None:
-            callbacks.append(self.progress())
+        if self.trial_callbacks is not None:
+            callbacks += self.trial_callbacks()
         history = model.fit(*args, callbacks=callbacks, **kwargs)
         for epoch, loss in enumerate(history.history.get("loss", []), start=1):
             if not math.isfinite(loss):

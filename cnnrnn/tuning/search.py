@@ -97,15 +97,21 @@ def run_search(
         distributed.wait_for_chief(role, console.print)
         state = _check_worker_output(output, job)  # the chief may have made it
     _start_output(output, job, state)  # only once the data loads
+    tracker = tracking.SearchTracker(config, output, worker_id=role.worker_id)
+    tracker.start()  # before the chief serves: its workers find the MLflow run
     hypermodel = FactoryHyperModel(
         job.app,
         model_options=config["model"],
         model_from_data=splits.model_args,
         space=job.space,
-        progress=lambda: RichProgress(console, description=tuner.trial_label),
+        trial_callbacks=lambda: [
+            RichProgress(console, description=tuner.trial_label),
+            *tracker.trial_callbacks(),
+        ],
     )
     with role.environment():
         tuner = _make_tuner(job, hypermodel, output / TUNER_DIR, console, setup)
+        tuner.tracker = tracker
         if role.kind == "worker":
             distributed.prepare_worker(tuner.oracle)
         else:
@@ -117,11 +123,12 @@ def run_search(
         if role.kind == "chief":
             _serve(tuner, chief, role, console)
         else:
+            callbacks = [_early_stopping(job, config), *_hparams_logs(config, output)]
             tuner.search(
                 splits.train,
                 validation_data=splits.validation,
                 epochs=config["training"]["epochs"],
-                callbacks=[_early_stopping(job, config), *_hparams_logs(output)],
+                callbacks=callbacks,
                 shuffle=False,  # the training split is shuffled by its pipeline
                 verbose=0,
             )
@@ -139,6 +146,7 @@ def run_search(
     if job.search["retrain_best"] and summary["best_trial"] is not None:
         summary["best_run"] = _retrain_best(job, output, console)
         runs.write_json(output / results.SUMMARY_FILE, summary)
+    tracker.finish(summary)
     return summary
 
 
@@ -177,11 +185,13 @@ def _serve(tuner, chief, role, console):
     chief.serve(role.host, role.port)
 
 
-def _hparams_logs(output):
+def _hparams_logs(config, output):
     """A TensorBoard callback, which Keras Tuner turns into HParams logs per
     trial in `output/logs/<trial>`: where TensorBoard is installed, and on the
     tensorflow backend (Keras Tuner's condition)."""
-    if keras.backend.backend() != "tensorflow" or not tracking.has_tensorboard():
+    if not config["tracking"]["tensorboard"] or not tracking.has_tensorboard():
+        return []
+    if keras.backend.backend() != "tensorflow":
         return []
     return [tracking.tensorboard_callback(output / tracking.LOGS_DIR)]
 
@@ -242,6 +252,14 @@ class _TrialReporting:
             if not name.startswith("tuner/")
         )
         self.console.print(f"[bold]trial {trial.trial_id}[/]: {values}", soft_wrap=True)
+        self.tracker.trial_begin(
+            trial.trial_id,
+            {
+                name: value
+                for name, value in trial.hyperparameters.values.items()
+                if not name.startswith("tuner/")
+            },
+        )
 
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         # Keras Tuner imports TensorBoard here on the TensorFlow backend even
@@ -254,6 +272,7 @@ class _TrialReporting:
             self.heartbeat.stop()
         super().on_trial_end(trial)
         trial = self.oracle.get_trial(trial.trial_id)
+        self.tracker.trial_end(trial.status, trial.score)
         if trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED:
             self.console.print(f"  -> {self.oracle.objective.name} {trial.score:.4f}")
         else:

@@ -128,21 +128,21 @@ class FakeModel:
         return history
 
 
-def hypermodel(progress=None):
+def hypermodel(trial_callbacks=None):
     return FactoryHyperModel(
         APPS["sentiment-rnn"],
         model_options={},
         model_from_data={},
         space={},
-        progress=progress,
+        trial_callbacks=trial_callbacks,
     )
 
 
-def test_fit_returns_the_history_and_adds_the_progress_and_ctrl_c_callbacks():
+def test_fit_returns_the_history_and_adds_the_trial_and_ctrl_c_callbacks():
     marker = keras.callbacks.Callback()
     model = FakeModel([0.7, 0.5])
     existing = keras.callbacks.Callback()
-    history = hypermodel(progress=lambda: marker).fit(
+    history = hypermodel(trial_callbacks=lambda: [marker]).fit(
         keras_tuner.HyperParameters(), model, None, epochs=2, callbacks=[existing]
     )
     assert history.history["loss"] == [0.7, 0.5]
