@@ -237,14 +237,19 @@ class SearchTracker:
 
 
 class MlflowEpochs(keras.callbacks.Callback):
-    """Logs every epoch's metrics (and learning rate) to the active MLflow run."""
+    """Logs every epoch's metrics (and learning rate) to the active MLflow run,
+    in MLflow's background thread, so that training never waits for the
+    store; flushed when training ends."""
 
     def __init__(self, mlflow):
         super().__init__()
         self.mlflow = mlflow
 
     def on_epoch_end(self, epoch, logs=None):
-        self.mlflow.log_metrics(_numbers(logs or {}), step=epoch)
+        self.mlflow.log_metrics(_numbers(logs or {}), step=epoch, synchronous=False)
+
+    def on_train_end(self, logs=None):
+        self.mlflow.flush_async_logging()
 
 
 def flat_parameters(config):
