@@ -308,6 +308,39 @@ def build_parser():
     sub.add_argument("--access-log", action="store_true", help="log every request")
     _add_safe_mode_option(sub)
     sub.set_defaults(handler=cmd_serve)
+
+    from cnnrnn.run_table import SORTS
+
+    sub = commands.add_parser(
+        "runs", help="a table of run directories; --compare draws their curves"
+    )
+    sub.add_argument(
+        "dirs",
+        metavar="DIR",
+        nargs="*",
+        type=pathlib.Path,
+        help="runs, or folders holding runs at any depth (runs)",
+    )
+    sub.add_argument(
+        "--sort",
+        choices=tuple(SORTS),
+        default="date",
+        help="date: newest first; test, best: best first; time: fastest first (date)",
+    )
+    sub.add_argument(
+        "--compare",
+        action="store_true",
+        help="compare the DIRs (two or more runs): learning curves on one "
+        "figure, and the options that differ",
+    )
+    sub.add_argument(
+        "--output",
+        type=pathlib.Path,
+        default=pathlib.Path("runs-compare.png"),
+        help="figure of --compare (runs-compare.png)",
+    )
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    sub.set_defaults(handler=cmd_runs, uses_backend=False)
     return parser
 
 
@@ -772,6 +805,31 @@ def cmd_profile(args):
         f"({setup.backend}, {setup.precision}).",
         soft_wrap=True,
     )
+
+
+def cmd_runs(args):
+    from cnnrnn import run_table
+
+    if args.compare:
+        comparison = run_table.compare_runs(args.dirs, args.output)
+        if args.json:
+            print(json.dumps(comparison, indent=2))
+            return
+        if comparison["differences"]:
+            console.print(run_table.differences_table(comparison))
+        else:
+            console.print("The runs have the same configuration.")
+        console.print(
+            f"Learning curves: [bold]{escape(comparison['figure'])}[/]",
+            soft_wrap=True,
+        )
+        return
+    rows = run_table.describe_runs(args.dirs or [pathlib.Path("runs")])
+    rows = run_table.sort_runs(rows, args.sort)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    console.print(run_table.runs_table(rows))
 
 
 def _add_config_options(parser):

@@ -40,6 +40,7 @@ def loaded_backends(*argv, env=None):
 
 COMMANDS = ("list", "devices", "demo-data", "train", "evaluate", "predict")
 COMMANDS += ("generate", "caption", "tune", "new", "export", "compare", "profile")
+COMMANDS += ("runs",)
 
 
 def test_help_of_every_command_loads_no_backend():
