@@ -89,6 +89,7 @@ def build_parser():
         "--overwrite", action="store_true", help="replace a finished run in --output"
     )
     _add_device_options(sub)
+    _add_tracking_options(sub)
     sub.set_defaults(handler=cmd_train)
 
     sub = commands.add_parser("evaluate", help="evaluate a trained run")
@@ -176,6 +177,7 @@ def build_parser():
         help="replace a different search in the output folder",
     )
     _add_distributed_options(sub)
+    _add_tracking_options(sub)
     sub.set_defaults(handler=cmd_tune, prepare=prepare_tune)
 
     sub = commands.add_parser(
@@ -412,6 +414,7 @@ def cmd_train(args):
         args,
         training=epochs,
         devices=_given(precision=args.precision, strategy=args.strategy),
+        tracking=_tracking(args),
     )
     _say_demo_settings(app, config)
     strategy = devices.report(strategy=config["devices"]["strategy"])["strategy"]
@@ -600,7 +603,7 @@ def cmd_tune(args):
     from cnnrnn.errors import CnnrnnError
     from cnnrnn.tuning import dry_run, load_job
 
-    job = load_job(args.job, output=args.output)
+    job = load_job(args.job, output=args.output, tracking=_tracking(args))
     if args.dry_run:
         dry_run(job, console)
         return
@@ -652,6 +655,10 @@ def _tune_options(args):
         options += ["--output", str(args.output)]
     if args.overwrite:
         options.append("--overwrite")
+    if args.track:
+        options += ["--track", args.track]
+    if args.tracking_uri:
+        options += ["--tracking-uri", args.tracking_uri]
     return options
 
 
@@ -844,6 +851,27 @@ def _add_config_options(parser):
         metavar="SECTION.KEY=VALUE",
         help="override one option, e.g. --set model.depth=4 (repeatable)",
     )
+
+
+def _add_tracking_options(parser):
+    parser.add_argument(
+        "--track",
+        choices=("mlflow",),
+        help="also log to MLflow (tracking.mlflow; needs the mlflow extra)",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow store or server (tracking.mlflow_uri, sqlite:///mlflow.db)",
+    )
+
+
+def _tracking(args):
+    """The tracking options given on the command line."""
+    options = _given(mlflow_uri=args.tracking_uri)
+    if args.track == "mlflow":
+        options["mlflow"] = True
+    return options
 
 
 def _add_device_options(parser, *, strategy=True):

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from cnnrnn import runs
+from cnnrnn.config import TRACKING_DEFAULTS
 from cnnrnn.errors import CnnrnnError
 
 LOGS_DIR = "logs"
@@ -97,7 +98,7 @@ class Tracker:
     """
 
     def __init__(self, config, run_dir, *, resume, chief=True):
-        self.options = config["tracking"]
+        self.options = {**TRACKING_DEFAULTS, **config.get("tracking", {})}
         self.config = config
         self.run_dir = run_dir
         self.resume = resume
@@ -166,7 +167,7 @@ class SearchTracker:
     """
 
     def __init__(self, config, output, *, worker_id=None):
-        self.options = config["tracking"]
+        self.options = {**TRACKING_DEFAULTS, **config.get("tracking", {})}
         self.config = config
         self.output = output
         self.worker_id = worker_id
@@ -278,6 +279,13 @@ def _log_run_files(mlflow, run_dir):
             mlflow.log_artifacts(str(path), artifact_path=path.name)
         else:
             mlflow.log_artifact(str(path))
+
+
+def check_available(config):
+    """Raises `CnnrnnError` before anything runs if the configuration asks
+    for MLflow and it is not installed."""
+    if config.get("tracking", {}).get("mlflow"):
+        _import_mlflow()
 
 
 def _import_mlflow():

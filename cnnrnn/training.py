@@ -83,6 +83,7 @@ def train(app, *, config, run_dir, overwrite=False, console=None):
     config = resolve_source(app, config)
     training = config["training"]
     check_training_options(training)
+    tracking.check_available(config)
     keras.utils.set_random_seed(training["seed"])
     setup = devices.configure(**config["devices"])
     role = devices.worker_role(setup.strategy)

@@ -8,11 +8,10 @@ import pytest
 import tensorflow as tf
 from rich.console import Console
 
-from cnnrnn import apps, runs, tracking, training
+from cnnrnn import apps, cli, runs, tracking, training
 from cnnrnn.config import resolve_config
 from cnnrnn.demos.plant_classifier import write_plant_demo
 from cnnrnn.demos.sentiment_rnn import write_sentiment_demo
-from cnnrnn.errors import CnnrnnError
 from cnnrnn.tuning import make_job, run_search
 
 
@@ -219,8 +218,26 @@ def test_a_search_is_a_parent_mlflow_run_with_a_nested_run_per_trial(search):
     assert {"summary.json", "best_config.json", "trials.json"} <= artifacts
 
 
-def test_tracking_with_mlflow_absent_is_a_one_line_error(tmp_path, monkeypatch):
+def test_track_mlflow_on_the_command_line(tmp_path, capsys):
+    reviews = write_sentiment_demo(tmp_path / "d", num_reviews=40) / "reviews.csv"
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    argv = ["train", "sentiment-rnn", "--data", str(reviews), "--epochs", "1"]
+    argv += ["--set", "model.units=4", "--output", str(tmp_path / "run")]
+    assert cli.main([*argv, "--track", "mlflow", "--tracking-uri", uri]) == 0
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("sentiment-rnn").experiment_id]
+    )
+    assert run.info.run_name == "run" and run.data.params["model.units"] == "4"
+    config = runs.read_json(tmp_path / "run" / runs.CONFIG_FILE)
+    assert config["tracking"]["mlflow"] is True
+
+
+def test_track_mlflow_without_mlflow_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "mlflow", None)
-    config = {"app": "plant-classifier", "tracking": {"mlflow": True}}
-    with pytest.raises(CnnrnnError, match=r'pip install "cnnrnn\[mlflow\]"'):
-        tracking.Tracker(config, tmp_path, resume=False)
+    monkeypatch.setenv("CNNRNN_HOME", str(tmp_path / "home"))
+    argv = ["train", "sentiment-rnn", "--epochs", "1", "--track", "mlflow"]
+    assert cli.main([*argv, "--output", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install "cnnrnn[mlflow]"' in err
+    assert not (tmp_path / "run").exists()  # refused before anything ran

@@ -107,12 +107,13 @@ class Job:
         }
 
 
-def load_job(path, *, output=None):
+def load_job(path, *, output=None, tracking=None):
     """Reads and checks a TOML job file.
 
     Args:
         path: path-like. The job file.
         output: path-like or None. Overrides the job's `output`.
+        tracking: dict or None. Overrides options of the job's `[tracking]`.
 
     Returns:
         A `Job`.
@@ -135,6 +136,8 @@ def load_job(path, *, output=None):
         raise CnnrnnError(
             f"Job file '{path}' is not valid TOML: {error}. Fix it and retry."
         ) from None
+    if tracking:
+        table["tracking"] = {**table.get("tracking", {}), **tracking}
     return make_job(table, path=path, output=output)
 
 

@@ -129,6 +129,7 @@ def export(job, config, trials, output):
             "training": config["training"],
             "inference": config.get("inference", {}),
             "devices": config["devices"],
+            "tracking": config["tracking"],
         }
         best_config["model"] = {
             name: from_choice(value) for name, value in best_config["model"].items()

@@ -74,6 +74,7 @@ def run_search(
     role = role or cluster.Role()
     output = job.output
     workarounds.atomic_state_files()
+    tracking.check_available(job.config)
     config = training.resolve_source(job.app, job.config)
     if role.kind == "worker":
         state = _check_worker_output(output, job)

@@ -94,7 +94,9 @@ def test_tune_writes_trials_best_config_plots_and_best_run(app_name, tmp_path, c
     assert summary["completed"] == max_trials
     assert summary["best_trial"] in {str(i) for i in range(max_trials)}
     best = runs.read_json(out / "best_config.json")
-    assert set(best) == {"app", "data", "model", "training", "inference", "devices"}
+    assert set(best) == {
+        "app", "data", "model", "training", "inference", "devices", "tracking"
+    }  # fmt: skip
     for name, value in summary["best_hyperparameters"].items():
         assert best["model"][name] == (None if value == "none" else value)
     assert runs.is_finished(out / "best") == first
