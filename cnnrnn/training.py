@@ -306,22 +306,24 @@ class Fitter:
         callbacks += [*self.tracker.callbacks(), RaiseIfInterrupted()]
         progress = RichProgress(self.console, description=description)
         try:
-            self.model.fit(
-                self.splits.train,
-                validation_data=self.splits.validation,
-                initial_epoch=initial_epoch,
-                epochs=epochs,
-                callbacks=[*callbacks, progress],
-                shuffle=False,  # the training split is shuffled by its pipeline
-                verbose=0,
-            )
+            with interrupts.deferred():  # Ctrl-C between batches, not mid-checkpoint
+                self.model.fit(
+                    self.splits.train,
+                    validation_data=self.splits.validation,
+                    initial_epoch=initial_epoch,
+                    epochs=epochs,
+                    callbacks=[*callbacks, progress],
+                    shuffle=False,  # the training split is shuffled by its pipeline
+                    verbose=0,
+                )
         finally:
             progress.close()  # also when interrupted, so the terminal is restored
 
 
 class RaiseIfInterrupted(keras.callbacks.Callback):
-    """Stops training at the next batch once Ctrl-C was pressed, even when the
-    `KeyboardInterrupt` fell in a finalizer (see `cnnrnn.interrupts`)."""
+    """Stops training at the next batch once Ctrl-C was pressed: it was held
+    back while checkpoints were written, or fell in a finalizer (see
+    `cnnrnn.interrupts`)."""
 
     def _check(self, *args, **kwargs):
         interrupts.check()

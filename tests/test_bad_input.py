@@ -632,10 +632,10 @@ def test_ctrl_c_in_training_keeps_finished_epochs_and_the_same_command_resumes(
     tmp_path, monkeypatch, capsys
 ):
     data = plant_folder(tmp_path / "photos", per_class=8)
-    argv = train("plant-classifier", data, "--epochs", "12")
+    argv = train("plant-classifier", data, "--epochs", "25")
     argv += ["--set", "model.depth=1", "--set", "model.base_filters=4"]
     argv += ["--set", "data.image_size=16", "--set", "data.batch_size=2"]
-    argv += ["--set", "training.early_stopping_patience=12"]
+    argv += ["--set", "training.early_stopping_patience=25"]
     run = tmp_path / OUT
 
     def epochs():
@@ -651,13 +651,13 @@ def test_ctrl_c_in_training_keeps_finished_epochs_and_the_same_command_resumes(
     assert "Traceback" not in err
     assert not runs.is_finished(run)
     finished = epochs()
-    assert finished == list(range(len(finished))) and len(finished) < 12
+    assert finished == list(range(len(finished))) and len(finished) < 25
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CNNRNN_HOME", str(tmp_path / "home"))
     assert cli.main(argv) == 0
     assert "Resuming the interrupted run" in capsys.readouterr().out
-    assert epochs() == list(range(12))  # none lost, none run twice
+    assert epochs() == list(range(25))  # none lost, none run twice
     assert runs.is_finished(run)
 
 

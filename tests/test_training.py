@@ -240,3 +240,34 @@ def test_ctrl_c_dropped_by_a_finalizer_still_stops_training_at_the_next_batch(ca
             model.fit(*data, epochs=3, callbacks=[training.RaiseIfInterrupted()])
     assert "Exception ignored" not in capsys.readouterr().err
     model.fit(*data, epochs=1, verbose=0)  # outside, forgotten
+
+
+def test_ctrl_c_while_a_checkpoint_is_written_stops_after_it(
+    small_demo, tmp_path, monkeypatch
+):
+    """Ctrl-C pressed during a weights write: the file is finished first (a
+    half-written one made the run impossible to resume), then training stops
+    at the next batch, and the run resumes."""
+    app = apps.get_app("plant-classifier")
+    config = small_config(small_demo)
+    save_weights = keras.Model.save_weights
+    saved_after_the_press = []
+
+    def press_ctrl_c_while_saving(self, filepath, *args, **kwargs):
+        if not saved_after_the_press:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # where the interrupt would land
+                pass
+        save_weights(self, filepath, *args, **kwargs)
+        saved_after_the_press.append(filepath)
+
+    monkeypatch.setattr(keras.Model, "save_weights", press_ctrl_c_while_saving)
+    quiet = Console(quiet=True)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(app, config=config, run_dir=tmp_path, console=quiet)
+    assert saved_after_the_press  # the write the press fell in was finished
+    assert history_epochs(tmp_path) == [0]  # stopped in the next epoch
+
+    monkeypatch.setattr(keras.Model, "save_weights", save_weights)
+    training.train(app, config=config, run_dir=tmp_path, console=quiet)
+    assert history_epochs(tmp_path) == [0, 1, 2, 3]
