@@ -1,9 +1,12 @@
 """Tiny trained runs of every application, for the serving tests: each on
 a few examples of its demo data (`App.small_demo`), for one epoch."""
 
-import pytest
+import os
 
-from cnnrnn import cli
+import pytest
+from filelock import FileLock
+
+from cnnrnn import cli, runs
 from cnnrnn.apps import APPS
 
 # Small models, quick to train.
@@ -26,27 +29,36 @@ TINY_RUNS = {
 
 
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory):
-    """`trained_run(app)`: the folder of a tiny run of `app`, trained once."""
-    runs = {}
-    home = tmp_path_factory.mktemp("home")
+def shared_folder(tmp_path_factory):
+    """A folder every xdist worker of this test session shares."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def trained_run(shared_folder):
+    """`trained_run(app)`: the folder of a tiny run of `app`, trained once per
+    test session, whichever worker asks first (the others wait for it)."""
 
     def get(app):
-        if app not in runs:
-            spec = APPS[app]
-            folder = spec.write_demo_data(home / "demo" / app, **spec.small_demo)
-            data = folder / spec.demo_source if spec.demo_source else folder
-            run = tmp_path_factory.mktemp("runs") / app
-            argv = ["train", app, "--data", str(data), "--output", str(run)]
-            assert cli.main([*argv, "--epochs", "1", *TINY_RUNS[app]]) == 0
-            runs[app] = run
-        return runs[app]
+        run = shared_folder / "serving-runs" / app
+        run.parent.mkdir(exist_ok=True)
+        with FileLock(f"{run}.lock"):
+            if not runs.is_finished(run):
+                spec = APPS[app]
+                folder = shared_folder / "serving-home" / "demo" / app
+                spec.write_demo_data(folder, **spec.small_demo)
+                data = folder / spec.demo_source if spec.demo_source else folder
+                argv = ["train", app, "--data", str(data), "--output", str(run)]
+                argv += ["--epochs", "1", "--overwrite", *TINY_RUNS[app]]
+                assert cli.main(argv) == 0
+        return run
 
     return get
 
 
 @pytest.fixture(scope="session")
-def demo_home(trained_run, tmp_path_factory):
+def demo_home(trained_run, shared_folder):
     """The folder whose `demo/<app>` holds each tiny run's data."""
     trained_run("plant-classifier")
-    return next(tmp_path_factory.getbasetemp().glob("home*"))
+    return shared_folder / "serving-home"
