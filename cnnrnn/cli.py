@@ -570,15 +570,20 @@ def prepare_tune(args):
             f"{3 * cluster.HEARTBEAT_SECONDS:g} s."
         )
     if args.workers is not None:
-        if args.workers < 1 or args.role or args.oracle or args.worker_id or args.gpus:
+        alone = (args.role, args.oracle, args.worker_id, args.gpus, args.token)
+        if args.workers < 1 or any(alone):
             raise CnnrnnError(
                 "--workers N starts a chief and N >= 1 workers on this machine "
-                "by itself: drop --role, --oracle, --worker-id and --gpus, or "
-                "drop --workers."
+                "by itself: drop --role, --oracle, --worker-id, --gpus and "
+                "--token, or drop --workers."
             )
         return
     args.search_role = cluster.resolve_role(
-        role=args.role, oracle=args.oracle, worker_id=args.worker_id
+        role=args.role,
+        oracle=args.oracle,
+        worker_id=args.worker_id,
+        token=args.token,
+        insecure=args.insecure,
     )
     if args.search_role.kind != "worker":
         if args.gpus is not None:
@@ -918,6 +923,17 @@ def _add_distributed_options(parser):
         "--gpus",
         metavar="auto|none|0,1",
         help="GPUs a worker may use (auto: one, by the number ending its id)",
+    )
+    group.add_argument(
+        "--token",
+        metavar="SECRET",
+        help="the secret the chief requires and workers send (default: "
+        "$CNNRNN_TUNE_TOKEN; --workers makes one)",
+    )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="let a chief listen beyond loopback without a token",
     )
     group.add_argument(
         "--worker-timeout",

@@ -19,6 +19,7 @@ HEARTBEAT_SECONDS = 2.0  # how often a worker tells the chief its trial is alive
 WORKER_TIMEOUT_SECONDS = 60.0
 ORACLE_WAIT_SECONDS = 600  # how long a worker waits for an absent chief
 LOOPBACK = "127.0.0.1"
+TOKEN_VARIABLE = "CNNRNN_TUNE_TOKEN"  # the shared secret of a chief and its workers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,12 +33,15 @@ class Role:
             workers reach it.
         port: int or None. The chief's port.
         worker_id: str or None. A worker's name, unique in the search.
+        token: str or None. The secret the chief requires on every call and
+            the workers send (see `cnnrnn.tuning.distributed`).
     """
 
     kind: str = "alone"
     host: str | None = None
     port: int | None = None
     worker_id: str | None = None
+    token: str | None = dataclasses.field(default=None, repr=False)
 
     @property
     def address(self):
@@ -93,7 +97,9 @@ def parse_address(text, *, default_host=LOOPBACK):
     return host, int(port)
 
 
-def resolve_role(*, role=None, oracle=None, worker_id=None, environ=None):
+def resolve_role(
+    *, role=None, oracle=None, worker_id=None, token=None, insecure=False, environ=None
+):
     """The role of this process, from the command line or Keras Tuner's variables.
 
     Options win over the environment: `--role`, `--oracle` and `--worker-id`
@@ -105,14 +111,18 @@ def resolve_role(*, role=None, oracle=None, worker_id=None, environ=None):
         oracle: str or None. `HOST:PORT` of the chief.
         worker_id: str or None. A worker's unique name. Defaults to
             `<hostname>-<process id>`.
+        token: str or None. The search's shared secret; None reads
+            `CNNRNN_TUNE_TOKEN`.
+        insecure: bool. Let a chief listen beyond loopback without a token.
         environ: mapping or None. Defaults to `os.environ`.
 
     Returns:
         A `Role`.
 
     Raises:
-        CnnrnnError: for an unknown role, a missing or malformed address, or
-            options that only make sense for another role.
+        CnnrnnError: for an unknown role, a missing or malformed address,
+            options that only make sense for another role, or a chief that
+            would listen beyond loopback with neither a token nor `insecure`.
     """
     environ = os.environ if environ is None else environ
     tuner_id = environ.get("KERASTUNER_TUNER_ID")
@@ -137,17 +147,29 @@ def resolve_role(*, role=None, oracle=None, worker_id=None, environ=None):
             "(the same on the chief and every worker)."
         )
     host, port = parse_address(oracle)
+    token = token or environ.get(TOKEN_VARIABLE) or None
     if role == "chief":
         if worker_id:
             raise CnnrnnError("--worker-id names a worker: the chief takes none.")
-        return Role("chief", host, port)
+        if not (token or insecure or _is_loopback(host)):
+            raise CnnrnnError(
+                f"A chief listening on {host} would let anyone who reaches the "
+                f"port join the search: pass --token SECRET (or set "
+                f"{TOKEN_VARIABLE}) on the chief and every worker, or --insecure "
+                "on a network you trust."
+            )
+        return Role("chief", host, port, token=token)
     worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
     if "chief" in worker_id:
         raise CnnrnnError(
             f"Worker id {worker_id!r} contains 'chief', which Keras Tuner reserves "
             "for the chief: choose another --worker-id."
         )
-    return Role("worker", host, port, worker_id)
+    return Role("worker", host, port, worker_id, token=token)
+
+
+def _is_loopback(host):
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def free_port(host=LOOPBACK):

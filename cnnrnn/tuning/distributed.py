@@ -8,10 +8,17 @@ machines needs around that engine: a serving loop that ends when the search
 does, heartbeats so that a trial of a worker that died goes back to the
 queue, workers held (not dismissed) while such a trial may still come back,
 and one line per event on the chief.
+
+With a token (`--token`, `CNNRNN_TUNE_TOKEN`; `--workers N` makes one), every
+call must carry `authorization: Bearer TOKEN` metadata: the chief refuses any
+other with `UNAUTHENTICATED` (said once per peer) and the search is left as
+it was; workers send it on every call. The channel itself is not encrypted.
 """
 
+import collections
 import contextlib
 import functools
+import hmac
 import threading
 import time
 from concurrent import futures
@@ -186,8 +193,13 @@ class ChiefOracle:
                 and not self.oracle.tuner_ids
             )
 
-    def serve(self, host, port):
+    def serve(self, host, port, token=None):
         """Serves the oracle on `host:port` until the search is over.
+
+        Args:
+            host: str. Address to listen on.
+            port: int.
+            token: str or None. Required on every call when given.
 
         Raises:
             CnnrnnError: when the port cannot be bound.
@@ -195,6 +207,7 @@ class ChiefOracle:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=8),
             options=[("grpc.so_reuseport", 0)],  # a second chief must not share it
+            interceptors=[_TokenCheck(token, self.say)] if token else [],
         )
         protos.get_service_grpc().add_OracleServicer_to_server(
             oracle_chief.OracleServicer(self.oracle), server
@@ -217,6 +230,67 @@ class ChiefOracle:
             server.stop(grace=2)
 
 
+class _TokenCheck(grpc.ServerInterceptor):
+    """Refuses every call without the search's token, saying so once per peer."""
+
+    def __init__(self, token, say):
+        self.expected = f"Bearer {token}".encode()
+        self.say = say
+        self.refused = collections.Counter()
+        self.refusal = grpc.unary_unary_rpc_method_handler(self._refuse)
+
+    def intercept_service(self, continuation, details):
+        given = dict(details.invocation_metadata).get("authorization", "")
+        if hmac.compare_digest(given.encode(), self.expected):
+            return continuation(details)
+        return self.refusal
+
+    def _refuse(self, request, context):
+        peer = context.peer()
+        self.refused[peer] += 1
+        if self.refused[peer] == 1:
+            self.say(f"refused a call from {peer}: no or wrong token")
+        context.abort(
+            grpc.StatusCode.UNAUTHENTICATED,
+            "This search needs its token: pass the chief's --token (or set "
+            "CNNRNN_TUNE_TOKEN).",
+        )
+
+
+class _SendToken(grpc.UnaryUnaryClientInterceptor):
+    """Adds the search's token to every call of a worker."""
+
+    def __init__(self, token):
+        self.metadata = (("authorization", f"Bearer {token}"),)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        details = _CallDetails(
+            details.method,
+            details.timeout,
+            (*(details.metadata or ()), *self.metadata),
+            details.credentials,
+            details.wait_for_ready,
+            details.compression,
+        )
+        return continuation(details, request)
+
+
+class _CallDetails(
+    collections.namedtuple(
+        "_CallDetails",
+        "method timeout metadata credentials wait_for_ready compression",
+    ),
+    grpc.ClientCallDetails,
+):
+    """A call's details, with other metadata (gRPC's own class is private)."""
+
+
+def token_channel(address, token):
+    """A channel to `address` whose every call carries `token`."""
+    channel = grpc.insecure_channel(address)
+    return grpc.intercept_channel(channel, _SendToken(token)) if token else channel
+
+
 def _oracle_lock(oracle):
     """The lock Keras Tuner's `synchronized` holds for `oracle`."""
     return keras_tuner.src.engine.oracle.LOCKS[oracle]
@@ -228,19 +302,34 @@ def _forget_ongoing(oracle, trial_id):
             oracle.ongoing_trials.pop(tuner_id)
 
 
-def prepare_worker(oracle):
-    """Checks a worker's search space against the chief's; paces idle requests.
+def prepare_worker(oracle, role):
+    """Sends the token on every call; checks a worker's search space against
+    the chief's; paces idle requests.
 
     Keras Tuner's worker loop asks again at once when the chief answers
     "idle"; this waits `IDLE_SECONDS` first.
 
     Args:
         oracle: the worker's `OracleClient`.
+        role: the worker's `cnnrnn.tuning.cluster.Role`.
 
     Raises:
-        CnnrnnError: when the chief searches another space (another job).
+        CnnrnnError: when the chief refuses the token, or searches another
+            space (another job).
     """
-    if _space(oracle.get_space()) != _space(oracle._oracle.get_space()):
+    oracle.stub = protos.get_service_grpc().OracleStub(
+        token_channel(role.address, role.token)
+    )
+    try:
+        space = oracle.get_space()
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.UNAUTHENTICATED:
+            raise
+        raise CnnrnnError(
+            f"The chief at {role.address} refused this worker: pass the chief's "
+            "--token (or set CNNRNN_TUNE_TOKEN)."
+        ) from None
+    if _space(space) != _space(oracle._oracle.get_space()):
         raise CnnrnnError(
             "The chief searches a different space than this worker's job: run "
             "every worker with the chief's job file."

@@ -5,6 +5,7 @@ output is shown line by line with a `[chief]` or `[worker-i]` prefix.
 """
 
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -19,7 +20,8 @@ WORKERS_EXIT_SECONDS = 60  # how long workers have to leave once the chief is do
 def launch_local(job_path, *, workers, options=(), say=print):
     """Runs a search with a chief and `workers` worker processes on this machine.
 
-    The chief listens on a free loopback port. A worker that dies is
+    The chief listens on a free loopback port, and requires a token made
+    for this search, which only its own processes get. A worker that dies is
     reported and the others go on (its trial returns to the queue once the
     chief stops hearing from it). When the chief ends, the workers are given
     `WORKERS_EXIT_SECONDS` to leave and are then stopped. When every worker
@@ -37,8 +39,10 @@ def launch_local(job_path, *, workers, options=(), say=print):
     """
     port = cluster.free_port()
     address = f"{cluster.LOOPBACK}:{port}"
+    token = secrets.token_urlsafe(32)  # no other process on this machine joins
     command = [sys.executable, "-m", "cnnrnn.cli", "tune", str(job_path), *options]
-    chief = _start("chief", [*command, "--role", "chief", "--oracle", address], say)
+    chief_command = [*command, "--role", "chief", "--oracle", address]
+    chief = _start("chief", chief_command, say, token)
     group = {"chief": chief}
     try:
         if not cluster.wait_for_port(
@@ -51,14 +55,15 @@ def launch_local(job_path, *, workers, options=(), say=print):
         for index in range(workers):
             name = f"worker-{index}"
             worker = [*command, "--role", "worker", "--oracle", address]
-            group[name] = _start(name, [*worker, "--worker-id", name], say)
+            group[name] = _start(name, [*worker, "--worker-id", name], say, token)
         return _watch(group, say)
     finally:
         _stop_all(group)
 
 
-def _start(name, command, say):
+def _start(name, command, say, token):
     environment = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+    environment[cluster.TOKEN_VARIABLE] = token  # not in the command: ps shows it
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,

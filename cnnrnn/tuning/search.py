@@ -114,7 +114,7 @@ def run_search(
         tuner = _make_tuner(job, hypermodel, output / TUNER_DIR, console, setup)
         tuner.tracker = tracker
         if role.kind == "worker":
-            distributed.prepare_worker(tuner.oracle)
+            distributed.prepare_worker(tuner.oracle, role)
         else:
             say = None if role.kind == "alone" else _chief_say(console)
             clock = results.TrialClock(output / results.TIMES_FILE)
@@ -180,10 +180,12 @@ def _serve(tuner, chief, role, console):
             "loopback only: workers on other machines cannot reach it; pass "
             "--oracle 0.0.0.0:PORT (or this machine's address) to serve them"
         )
+    elif role.token:
+        where = "token required; the traffic is not encrypted"
     else:
-        where = "no authentication: keep this port on a private network"
+        where = "--insecure: no token, keep this port on a private network"
     console.print(f"Oracle listening on {role.address} ({where}).", soft_wrap=True)
-    chief.serve(role.host, role.port)
+    chief.serve(role.host, role.port, role.token)
 
 
 def _hparams_logs(config, output):

@@ -11,9 +11,11 @@ import subprocess
 import sys
 import threading
 
+import grpc
 import keras_tuner
 import pytest
 from jobs import CHEAP_CELL, review_data, write_job
+from keras_tuner.src import protos
 
 from cnnrnn import cli, devices, runs
 from cnnrnn.errors import CnnrnnError
@@ -90,7 +92,8 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(reviews, tmp_path)
                 ("w1", ["--role", "worker", "--oracle", address, "--worker-id", "w1"]),
             ):
                 log = files.enter_context(open(logs[name], "w"))
-                processes[name] = _start(_tune(job, *options), log)
+                command = _tune(job, *options, "--token", "shared-secret")
+                processes[name] = _start(command, log)
             for process in processes.values():
                 process.wait(timeout=TIMEOUT)
     finally:
@@ -286,7 +289,10 @@ def test_roles_come_from_options_or_keras_tuner_variables():
         "worker", "10.0.0.5", 9000, "tuner1"
     )
     environ["KERASTUNER_TUNER_ID"] = "chief"
-    assert cluster.resolve_role(environ=environ).kind == "chief"
+    environ[cluster.TOKEN_VARIABLE] = "s3cret"
+    chief = cluster.resolve_role(environ=environ)
+    assert (chief.kind, chief.token) == ("chief", "s3cret")
+    assert "s3cret" not in repr(chief)  # never printed
     default = cluster.resolve_role(role="worker", oracle="h:1", environ={})
     assert default.worker_id == f"{socket.gethostname()}-{os.getpid()}"
 
@@ -299,11 +305,59 @@ def test_roles_come_from_options_or_keras_tuner_variables():
         ({"role": "chief", "oracle": "h:1", "worker_id": "w"}, "the chief takes none"),
         ({"role": "worker", "oracle": "h:1", "worker_id": "my-chief"}, "reserves"),
         ({"oracle": "h:1"}, "add --role chief or --role worker"),
+        ({"role": "chief", "oracle": "10.0.0.5:1"}, "pass --token SECRET"),
+        ({"role": "chief", "oracle": "0.0.0.0:1"}, "or --insecure"),
     ],
 )
 def test_role_mistakes_are_explained(options, message):
     with pytest.raises(CnnrnnError, match=re.escape(message)):
         cluster.resolve_role(environ={}, **options)
+
+
+def test_a_chief_beyond_loopback_needs_a_token_or_insecure():
+    for options in ({"token": "s3cret"}, {"insecure": True}):
+        role = cluster.resolve_role(
+            role="chief", oracle="0.0.0.0:1", environ={}, **options
+        )
+        assert role.kind == "chief" and role.token == options.get("token")
+
+
+def test_a_chief_with_a_token_refuses_every_call_without_it(reviews, tmp_path):
+    """A rogue client on loopback, with Keras Tuner's own stub: no token and a
+    wrong token are refused (the search gets no trial from them); the token
+    is accepted."""
+    job = _job(tmp_path, reviews)
+    address = f"127.0.0.1:{cluster.free_port()}"
+    log_path = tmp_path / "chief.log"
+    options = ["--role", "chief", "--oracle", address, "--token", "s3cret"]
+    with open(log_path, "w") as log:
+        chief = _start(_tune(job, *options), log)
+    try:
+        host, port = cluster.parse_address(address)
+        assert cluster.wait_for_port(host, port, timeout=TIMEOUT)
+        codes = {}
+        for name, token in (("none", None), ("wrong", "guess"), ("right", "s3cret")):
+            stub = protos.get_service_grpc().OracleStub(
+                distributed.token_channel(address, token)
+            )
+            try:
+                stub.CreateTrial(
+                    protos.get_service().CreateTrialRequest(tuner_id="rogue"),
+                    timeout=30,
+                )
+                codes[name] = grpc.StatusCode.OK
+            except grpc.RpcError as error:
+                codes[name] = error.code()
+    finally:
+        _kill_all([chief])
+        chief.wait()
+    output = log_path.read_text()
+    assert codes["none"] == codes["wrong"] == grpc.StatusCode.UNAUTHENTICATED
+    assert codes["right"] == grpc.StatusCode.OK, output[-3000:]
+    # Said once per peer (both channels may share one connection).
+    assert 1 <= output.count("no or wrong token") <= 2
+    trials = list((tmp_path / "search" / "tuner").glob("trial_*"))
+    assert len(trials) <= 1  # only the caller with the token got one
 
 
 def test_a_role_sets_keras_tuner_variables_and_restores_them(monkeypatch):
