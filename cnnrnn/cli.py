@@ -268,6 +268,19 @@ def build_parser():
     sub.set_defaults(handler=cmd_profile)
 
     sub = commands.add_parser(
+        "tune-certs", help="write TLS certificates for a distributed search"
+    )
+    sub.add_argument("directory", metavar="DIR", type=pathlib.Path)
+    sub.add_argument(
+        "--hosts",
+        default="",
+        metavar="NAMES",
+        help="the chief's host names and addresses, comma-separated "
+        "(localhost and 127.0.0.1 always)",
+    )
+    sub.set_defaults(handler=cmd_tune_certs, uses_backend=False)
+
+    sub = commands.add_parser(
         "serve", help="serve a trained run: HTTP API and a web page"
     )
     sub.add_argument("run_dir", metavar="RUN_DIR", type=pathlib.Path)
@@ -344,6 +357,18 @@ def build_parser():
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub.set_defaults(handler=cmd_runs, uses_backend=False)
     return parser
+
+
+def cmd_tune_certs(args):
+    from cnnrnn.tuning.certificates import make_certificates
+
+    hosts = [host.strip() for host in args.hosts.split(",") if host.strip()]
+    paths = make_certificates(args.directory, hosts)
+    console.print(
+        f"Wrote {paths['ca']} (give it to every worker: --tls-ca), {paths['cert']} "
+        f"and {paths['key']} (the chief's: --tls-cert, --tls-key).",
+        soft_wrap=True,
+    )
 
 
 def cmd_serve(args):
@@ -571,11 +596,12 @@ def prepare_tune(args):
         )
     if args.workers is not None:
         alone = (args.role, args.oracle, args.worker_id, args.gpus, args.token)
+        alone += (args.tls_cert, args.tls_key, args.tls_ca)
         if args.workers < 1 or any(alone):
             raise CnnrnnError(
                 "--workers N starts a chief and N >= 1 workers on this machine "
-                "by itself: drop --role, --oracle, --worker-id, --gpus and "
-                "--token, or drop --workers."
+                "by itself: drop --role, --oracle, --worker-id, --gpus, --token "
+                "and --tls-*, or drop --workers."
             )
         return
     args.search_role = cluster.resolve_role(
@@ -583,6 +609,7 @@ def prepare_tune(args):
         oracle=args.oracle,
         worker_id=args.worker_id,
         token=args.token,
+        tls={"cert": args.tls_cert, "key": args.tls_key, "ca": args.tls_ca},
         insecure=args.insecure,
     )
     if args.search_role.kind != "worker":
@@ -931,9 +958,16 @@ def _add_distributed_options(parser):
         "$CNNRNN_TUNE_TOKEN; --workers makes one)",
     )
     group.add_argument(
+        "--tls-cert", metavar="PEM", help="chief: its TLS certificate (tune-certs)"
+    )
+    group.add_argument("--tls-key", metavar="PEM", help="chief: its TLS key")
+    group.add_argument(
+        "--tls-ca", metavar="PEM", help="worker: the CA that signed the chief's"
+    )
+    group.add_argument(
         "--insecure",
         action="store_true",
-        help="let a chief listen beyond loopback without a token",
+        help="let a chief listen beyond loopback with neither token nor TLS",
     )
     group.add_argument(
         "--worker-timeout",

@@ -40,7 +40,7 @@ def loaded_backends(*argv, env=None):
 
 COMMANDS = ("list", "devices", "demo-data", "train", "evaluate", "predict")
 COMMANDS += ("generate", "caption", "tune", "new", "export", "compare", "profile")
-COMMANDS += ("runs",)
+COMMANDS += ("runs", "tune-certs", "serve")
 
 
 def test_help_of_every_command_loads_no_backend():
@@ -81,6 +81,13 @@ def test_a_dry_run_of_a_search_loads_no_backend():
     job = pathlib.Path(__file__).parents[1] / "tuning" / "video_classifier.toml"
     out, loaded = loaded_backends("tune", str(job), "--dry-run")
     assert "encoder_filters" in out and "video-classifier: random search" in out
+    assert loaded == []
+
+
+def test_tune_certs_writes_certificates_and_loads_no_backend(tmp_path):
+    out, loaded = loaded_backends("tune-certs", str(tmp_path / "certs"))
+    assert "give it to every worker: --tls-ca" in out
+    assert (tmp_path / "certs" / "ca.pem").is_file()
     assert loaded == []
 
 

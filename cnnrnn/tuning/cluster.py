@@ -12,6 +12,7 @@ import socket
 import time
 
 from cnnrnn.errors import CnnrnnError
+from cnnrnn.tuning.certificates import read_pem
 
 ROLES = ("alone", "chief", "worker")
 ENVIRONMENT = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
@@ -20,6 +21,7 @@ WORKER_TIMEOUT_SECONDS = 60.0
 ORACLE_WAIT_SECONDS = 600  # how long a worker waits for an absent chief
 LOOPBACK = "127.0.0.1"
 TOKEN_VARIABLE = "CNNRNN_TUNE_TOKEN"  # the shared secret of a chief and its workers
+_TLS_FILES = {"cert": "Certificate", "key": "Key", "ca": "CA"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +37,9 @@ class Role:
         worker_id: str or None. A worker's name, unique in the search.
         token: str or None. The secret the chief requires on every call and
             the workers send (see `cnnrnn.tuning.distributed`).
+        tls_cert, tls_key: path-like or None. The chief's TLS certificate
+            and key (see `cnnrnn.tuning.certificates`).
+        tls_ca: path-like or None. The CA a worker checks the chief with.
     """
 
     kind: str = "alone"
@@ -42,6 +47,9 @@ class Role:
     port: int | None = None
     worker_id: str | None = None
     token: str | None = dataclasses.field(default=None, repr=False)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
 
     @property
     def address(self):
@@ -98,7 +106,14 @@ def parse_address(text, *, default_host=LOOPBACK):
 
 
 def resolve_role(
-    *, role=None, oracle=None, worker_id=None, token=None, insecure=False, environ=None
+    *,
+    role=None,
+    oracle=None,
+    worker_id=None,
+    token=None,
+    tls=None,
+    insecure=False,
+    environ=None,
 ):
     """The role of this process, from the command line or Keras Tuner's variables.
 
@@ -113,7 +128,10 @@ def resolve_role(
             `<hostname>-<process id>`.
         token: str or None. The search's shared secret; None reads
             `CNNRNN_TUNE_TOKEN`.
-        insecure: bool. Let a chief listen beyond loopback without a token.
+        tls: dict or None. `cert` and `key` (a chief) or `ca` (a worker):
+            paths of PEM files.
+        insecure: bool. Let a chief listen beyond loopback with neither a
+            token nor TLS.
         environ: mapping or None. Defaults to `os.environ`.
 
     Returns:
@@ -148,24 +166,41 @@ def resolve_role(
         )
     host, port = parse_address(oracle)
     token = token or environ.get(TOKEN_VARIABLE) or None
+    tls = {name: str(path) for name, path in (tls or {}).items() if path}
+    for name, path in tls.items():  # a missing or broken file: said now
+        read_pem(path, _TLS_FILES[name], f"--tls-{name}")
     if role == "chief":
-        if worker_id:
-            raise CnnrnnError("--worker-id names a worker: the chief takes none.")
-        if not (token or insecure or _is_loopback(host)):
+        if worker_id or "ca" in tls:
+            raise CnnrnnError(
+                "--worker-id and --tls-ca are a worker's: the chief takes neither."
+            )
+        if len(tls) == 1:
+            raise CnnrnnError(
+                "TLS on the chief needs both --tls-cert and --tls-key (`cnnrnn "
+                "tune-certs DIR` writes them)."
+            )
+        if not (token or tls or insecure or _is_loopback(host)):
             raise CnnrnnError(
                 f"A chief listening on {host} would let anyone who reaches the "
                 f"port join the search: pass --token SECRET (or set "
-                f"{TOKEN_VARIABLE}) on the chief and every worker, or --insecure "
-                "on a network you trust."
+                f"{TOKEN_VARIABLE}) on the chief and every worker, and TLS "
+                "(--tls-cert/--tls-key), or --insecure on a network you trust."
             )
-        return Role("chief", host, port, token=token)
+        return Role(
+            "chief", host, port, token=token, tls_cert=tls.get("cert"),
+            tls_key=tls.get("key"),
+        )  # fmt: skip
+    if "cert" in tls or "key" in tls:
+        raise CnnrnnError(
+            "--tls-cert and --tls-key are the chief's: a worker takes --tls-ca."
+        )
     worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
     if "chief" in worker_id:
         raise CnnrnnError(
             f"Worker id {worker_id!r} contains 'chief', which Keras Tuner reserves "
             "for the chief: choose another --worker-id."
         )
-    return Role("worker", host, port, worker_id, token=token)
+    return Role("worker", host, port, worker_id, token=token, tls_ca=tls.get("ca"))
 
 
 def _is_loopback(host):

@@ -12,7 +12,9 @@ and one line per event on the chief.
 With a token (`--token`, `CNNRNN_TUNE_TOKEN`; `--workers N` makes one), every
 call must carry `authorization: Bearer TOKEN` metadata: the chief refuses any
 other with `UNAUTHENTICATED` (said once per peer) and the search is left as
-it was; workers send it on every call. The channel itself is not encrypted.
+it was; workers send it on every call. With TLS (`--tls-cert`/`--tls-key` on
+the chief, `--tls-ca` on workers; see `cnnrnn.tuning.certificates`) the
+channel is encrypted and workers check the chief's certificate.
 """
 
 import collections
@@ -31,7 +33,7 @@ from keras_tuner.src.engine.trial import Trial, TrialStatus
 
 from cnnrnn import private_api
 from cnnrnn.errors import CnnrnnError
-from cnnrnn.tuning import results
+from cnnrnn.tuning import certificates, results
 from cnnrnn.tuning.cluster import (
     HEARTBEAT_SECONDS,
     ORACLE_WAIT_SECONDS,
@@ -40,6 +42,7 @@ from cnnrnn.tuning.cluster import (
 )
 
 IDLE_SECONDS = 1.0  # how long a held worker waits before asking again
+CONNECT_SECONDS = 30  # how long a worker tries to open its channel to a listening chief
 
 
 private_api.check("keras-tuner", "The distributed search")
@@ -193,13 +196,14 @@ class ChiefOracle:
                 and not self.oracle.tuner_ids
             )
 
-    def serve(self, host, port, token=None):
+    def serve(self, host, port, token=None, tls=None):
         """Serves the oracle on `host:port` until the search is over.
 
         Args:
             host: str. Address to listen on.
             port: int.
             token: str or None. Required on every call when given.
+            tls: tuple or None. `(certificate, key)` PEM bytes: serve TLS.
 
         Raises:
             CnnrnnError: when the port cannot be bound.
@@ -213,7 +217,12 @@ class ChiefOracle:
             oracle_chief.OracleServicer(self.oracle), server
         )
         try:
-            bound = server.add_insecure_port(f"{host}:{port}")
+            if tls:
+                certificate, key = tls
+                credentials = grpc.ssl_server_credentials([(key, certificate)])
+                bound = server.add_secure_port(f"{host}:{port}", credentials)
+            else:
+                bound = server.add_insecure_port(f"{host}:{port}")
         except RuntimeError:
             bound = 0
         if not bound:
@@ -285,9 +294,14 @@ class _CallDetails(
     """A call's details, with other metadata (gRPC's own class is private)."""
 
 
-def token_channel(address, token):
-    """A channel to `address` whose every call carries `token`."""
-    channel = grpc.insecure_channel(address)
+def token_channel(address, token, ca=None):
+    """A channel to `address` whose every call carries `token`; over TLS,
+    checking the chief's certificate against `ca` (PEM bytes), when given."""
+    if ca:
+        credentials = grpc.ssl_channel_credentials(root_certificates=ca)
+        channel = grpc.secure_channel(address, credentials)
+    else:
+        channel = grpc.insecure_channel(address)
     return grpc.intercept_channel(channel, _SendToken(token)) if token else channel
 
 
@@ -317,9 +331,21 @@ def prepare_worker(oracle, role):
         CnnrnnError: when the chief refuses the token, or searches another
             space (another job).
     """
-    oracle.stub = protos.get_service_grpc().OracleStub(
-        token_channel(role.address, role.token)
-    )
+    ca = role.tls_ca and certificates.read_pem(role.tls_ca, "CA", "--tls-ca")
+    channel = token_channel(role.address, role.token, ca)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=CONNECT_SECONDS)
+    except grpc.FutureTimeoutError:
+        raise CnnrnnError(
+            f"No channel to the chief at {role.address} in {CONNECT_SECONDS} s: "
+            + (
+                "check that --tls-ca is the CA that signed the chief's certificate "
+                "and that it names this address (`cnnrnn tune-certs --hosts`)."
+                if ca
+                else "if the chief uses TLS, pass its CA with --tls-ca."
+            )
+        ) from None
+    oracle.stub = protos.get_service_grpc().OracleStub(channel)
     try:
         space = oracle.get_space()
     except grpc.RpcError as error:

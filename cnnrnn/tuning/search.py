@@ -15,7 +15,7 @@ from cnnrnn.apps import check_backend
 from cnnrnn.config import current_names
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.progress import RichProgress
-from cnnrnn.tuning import cluster, distributed, results, workarounds
+from cnnrnn.tuning import certificates, cluster, distributed, results, workarounds
 from cnnrnn.tuning.hypermodels import FactoryHyperModel
 
 TUNER_DIR = "tuner"
@@ -175,17 +175,23 @@ def _serve(tuner, chief, role, console):
     """Serves the oracle until every trial has run, saying where it listens."""
     tuner.oracle.verbose = 0  # the chief prints its own lines
     tuner.save()
+    if role.tls_cert:
+        where = "TLS, " + ("token required" if role.token else "no token")
+    elif role.token:
+        where = "token required, not encrypted"
+    else:
+        where = "no token, no TLS: keep this port on a private network"
     if role.host in ("127.0.0.1", "localhost", "::1"):
-        where = (
-            "loopback only: workers on other machines cannot reach it; pass "
+        where += (
+            "; loopback only: workers on other machines cannot reach it, pass "
             "--oracle 0.0.0.0:PORT (or this machine's address) to serve them"
         )
-    elif role.token:
-        where = "token required; the traffic is not encrypted"
-    else:
-        where = "--insecure: no token, keep this port on a private network"
     console.print(f"Oracle listening on {role.address} ({where}).", soft_wrap=True)
-    chief.serve(role.host, role.port, role.token)
+    tls = role.tls_cert and (
+        certificates.read_pem(role.tls_cert, "Certificate", "--tls-cert"),
+        certificates.read_pem(role.tls_key, "Key", "--tls-key"),
+    )
+    chief.serve(role.host, role.port, role.token, tls)
 
 
 def _hparams_logs(config, output):

@@ -19,7 +19,7 @@ from keras_tuner.src import protos
 
 from cnnrnn import cli, devices, runs
 from cnnrnn.errors import CnnrnnError
-from cnnrnn.tuning import cluster, distributed, launch, results
+from cnnrnn.tuning import certificates, cluster, distributed, launch, results
 
 TIMEOUT = 240  # seconds for a whole distributed search; it takes about 45
 TRIALS = 3  # in each search of `_job`
@@ -79,7 +79,8 @@ def _trials(folder):
     return json.loads((folder / "trials.json").read_text())
 
 
-def test_a_chief_and_two_workers_run_every_trial_exactly_once(reviews, tmp_path):
+def test_a_chief_and_two_workers_run_every_trial_exactly_once(reviews, tmp_path, certs):
+    """Over TLS, with a token."""
     job = _job(tmp_path, reviews, retrain_best=True)
     address = f"127.0.0.1:{cluster.free_port()}"
     logs = {name: tmp_path / f"{name}.log" for name in ("chief", "w0", "w1")}
@@ -93,7 +94,8 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(reviews, tmp_path)
             ):
                 log = files.enter_context(open(logs[name], "w"))
                 command = _tune(job, *options, "--token", "shared-secret")
-                processes[name] = _start(command, log)
+                tls = ("cert", "key") if name == "chief" else ("ca",)
+                processes[name] = _start([*command, *_tls(certs, *tls)], log)
             for process in processes.values():
                 process.wait(timeout=TIMEOUT)
     finally:
@@ -302,7 +304,10 @@ def test_roles_come_from_options_or_keras_tuner_variables():
     [
         ({"role": "worker"}, "needs the chief's address: pass --oracle HOST:PORT"),
         ({"role": "chief", "oracle": "h:99999"}, "Cannot read the oracle address"),
-        ({"role": "chief", "oracle": "h:1", "worker_id": "w"}, "the chief takes none"),
+        (
+            {"role": "chief", "oracle": "h:1", "worker_id": "w"},
+            "the chief takes neither",
+        ),
         ({"role": "worker", "oracle": "h:1", "worker_id": "my-chief"}, "reserves"),
         ({"oracle": "h:1"}, "add --role chief or --role worker"),
         ({"role": "chief", "oracle": "10.0.0.5:1"}, "pass --token SECRET"),
@@ -314,36 +319,87 @@ def test_role_mistakes_are_explained(options, message):
         cluster.resolve_role(environ={}, **options)
 
 
-def test_a_chief_beyond_loopback_needs_a_token_or_insecure():
-    for options in ({"token": "s3cret"}, {"insecure": True}):
+def test_certificates_are_written_once_with_a_private_key(tmp_path):
+    paths = certificates.make_certificates(tmp_path, ["chief.lan", "10.0.0.5"])
+    assert paths["key"].stat().st_mode & 0o777 == 0o600
+    from cryptography import x509
+
+    chief = x509.load_pem_x509_certificate(paths["cert"].read_bytes())
+    names = chief.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert {str(name.value) for name in names.value} == {
+        "localhost", "127.0.0.1", "chief.lan", "10.0.0.5"
+    }  # fmt: skip
+    with pytest.raises(CnnrnnError, match="never overwritten"):
+        certificates.make_certificates(tmp_path, [])
+
+
+def test_tls_mistakes_are_one_line_errors(tmp_path, certs):
+    not_pem = tmp_path / "chief.pem"
+    not_pem.write_text("hello")
+    for options, message in (
+        ({"cert": certs["cert"]}, "needs both --tls-cert and --tls-key"),
+        ({"cert": tmp_path / "none.pem", "key": certs["key"]}, "cannot be read"),
+        ({"cert": not_pem, "key": certs["key"]}, "is not a PEM file"),
+        ({"ca": certs["ca"]}, "the chief takes neither"),
+    ):
+        with pytest.raises(CnnrnnError, match=re.escape(message)):
+            cluster.resolve_role(role="chief", oracle=":1", tls=options, environ={})
+    with pytest.raises(CnnrnnError, match="a worker takes --tls-ca"):
+        cluster.resolve_role(
+            role="worker", oracle=":1", tls={"cert": certs["cert"]}, environ={}
+        )
+
+
+def test_a_chief_beyond_loopback_needs_a_token_tls_or_insecure(certs):
+    tls = {"cert": certs["cert"], "key": certs["key"]}
+    for options in ({"token": "s3cret"}, {"insecure": True}, {"tls": tls}):
         role = cluster.resolve_role(
             role="chief", oracle="0.0.0.0:1", environ={}, **options
         )
         assert role.kind == "chief" and role.token == options.get("token")
 
 
-def test_a_chief_with_a_token_refuses_every_call_without_it(reviews, tmp_path):
-    """A rogue client on loopback, with Keras Tuner's own stub: no token and a
-    wrong token are refused (the search gets no trial from them); the token
-    is accepted."""
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """A CA and a chief certificate for loopback."""
+    return certificates.make_certificates(tmp_path_factory.mktemp("certs"), [])
+
+
+def _tls(certs, *names):
+    """The TLS options of a chief (`cert`, `key`) or a worker (`ca`)."""
+    return [arg for name in names for arg in (f"--tls-{name}", str(certs[name]))]
+
+
+def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
+    reviews, tmp_path, certs
+):
+    """A rogue client on loopback, with Keras Tuner's own stub: no TLS, no
+    token and a wrong token are refused (the search gets no trial from them);
+    TLS with the token is accepted."""
     job = _job(tmp_path, reviews)
     address = f"127.0.0.1:{cluster.free_port()}"
     log_path = tmp_path / "chief.log"
     options = ["--role", "chief", "--oracle", address, "--token", "s3cret"]
     with open(log_path, "w") as log:
-        chief = _start(_tune(job, *options), log)
+        chief = _start(_tune(job, *options, *_tls(certs, "cert", "key")), log)
+    ca = certs["ca"].read_bytes()
     try:
         host, port = cluster.parse_address(address)
         assert cluster.wait_for_port(host, port, timeout=TIMEOUT)
         codes = {}
-        for name, token in (("none", None), ("wrong", "guess"), ("right", "s3cret")):
+        for name, token, authority in (
+            ("no TLS", "s3cret", None),
+            ("no token", None, ca),
+            ("wrong token", "guess", ca),
+            ("TLS and token", "s3cret", ca),
+        ):
             stub = protos.get_service_grpc().OracleStub(
-                distributed.token_channel(address, token)
+                distributed.token_channel(address, token, authority)
             )
             try:
                 stub.CreateTrial(
                     protos.get_service().CreateTrialRequest(tuner_id="rogue"),
-                    timeout=30,
+                    timeout=10,
                 )
                 codes[name] = grpc.StatusCode.OK
             except grpc.RpcError as error:
@@ -352,8 +408,10 @@ def test_a_chief_with_a_token_refuses_every_call_without_it(reviews, tmp_path):
         _kill_all([chief])
         chief.wait()
     output = log_path.read_text()
-    assert codes["none"] == codes["wrong"] == grpc.StatusCode.UNAUTHENTICATED
-    assert codes["right"] == grpc.StatusCode.OK, output[-3000:]
+    assert codes["no TLS"] == grpc.StatusCode.UNAVAILABLE  # no handshake
+    assert codes["no token"] == codes["wrong token"] == grpc.StatusCode.UNAUTHENTICATED
+    assert codes["TLS and token"] == grpc.StatusCode.OK, output[-3000:]
+    assert f"Oracle listening on {address} (TLS, token required;" in output
     # Said once per peer (both channels may share one connection).
     assert 1 <= output.count("no or wrong token") <= 2
     trials = list((tmp_path / "search" / "tuner").glob("trial_*"))
