@@ -371,7 +371,7 @@ def _tls(certs, *names):
 
 
 def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
-    reviews, tmp_path, certs
+    reviews, tmp_path, certs, monkeypatch
 ):
     """A rogue client on loopback, with Keras Tuner's own stub: no TLS, no
     token and a wrong token are refused (the search gets no trial from them);
@@ -404,6 +404,14 @@ def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
                 codes[name] = grpc.StatusCode.OK
             except grpc.RpcError as error:
                 codes[name] = error.code()
+        # A worker with the CA of another search cannot open its channel.
+        other = certificates.make_certificates(tmp_path / "other", [])
+        worker = cluster.Role(
+            "worker", host, port, "w0", token="s3cret", tls_ca=str(other["ca"])
+        )
+        monkeypatch.setattr(distributed, "CONNECT_SECONDS", 2)
+        with pytest.raises(CnnrnnError, match="check that --tls-ca is the CA"):
+            distributed.prepare_worker(object(), worker)
     finally:
         _kill_all([chief])
         chief.wait()
