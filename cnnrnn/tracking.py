@@ -65,9 +65,8 @@ def log_report(run_dir, metrics):
     step = int(metrics.get("epochs", 0))
     writer = tf.summary.create_file_writer(str(run_dir / LOGS_DIR / REPORT_DIR))
     with writer.as_default():
-        for name, value in metrics.items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                tf.summary.scalar(f"final/{name}", value, step=step)
+        for name, value in _numbers(metrics).items():
+            tf.summary.scalar(f"final/{name}", value, step=step)
         for plot in sorted((run_dir / runs.PLOTS_DIR).glob("*.png")):
             with Image.open(plot) as image:
                 pixels = np.asarray(image.convert("RGB"))[None]
