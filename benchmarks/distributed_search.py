@@ -9,7 +9,13 @@ reviews, a fixed space, no retraining of the best model) as separate
 - `workers_2`: `cnnrnn tune JOB --workers 2`;
 - `workers_2_one_thread`: the same with each process limited to one
   TensorFlow thread (`TF_NUM_INTRAOP_THREADS=1`, `TF_NUM_INTEROP_THREADS=1`),
-  so two workers do not fight over the cores.
+  so two workers do not fight over the cores;
+- `chief_worker_plain` and `chief_worker_tls_token`: a chief and one worker
+  started by hand (`--role`), the first with neither token nor TLS, the
+  second with both: the cost of securing the channel
+  (`tls_token_ratio_to_plain`).
+
+`--setups NAME,...` runs only some of them.
 
 Per run it reports the command's wall time, and the search's span: from the
 start of the first trial to the end of the last (from the chief's
@@ -39,6 +45,7 @@ import tempfile
 import time
 
 from cnnrnn.demos.sentiment_rnn import write_sentiment_demo
+from cnnrnn.tuning import certificates, cluster
 
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 SETUPS = {
@@ -46,6 +53,8 @@ SETUPS = {
     "workers_1": (["--workers", "1"], {}),
     "workers_2": (["--workers", "2"], {}),
     "workers_2_one_thread": (["--workers", "2"], ONE_THREAD),
+    "chief_worker_plain": ("roles", False),
+    "chief_worker_tls_token": ("roles", True),
 }
 
 
@@ -103,6 +112,35 @@ def run(job, output, options, environment):
     wall = time.perf_counter() - started
     if finished.returncode != 0:
         raise SystemExit(f"{options} failed:\n{finished.stdout[-3000:]}")
+    return _result(output, wall)
+
+
+def run_roles(job, output, secured, certs):
+    """A chief and one worker started by hand; with a token and TLS if
+    `secured`."""
+    address = f"127.0.0.1:{cluster.free_port()}"
+    command = [sys.executable, "-m", "cnnrnn.cli", "tune", str(job)]
+    command += ["--output", str(output), "--oracle", address]
+    chief, worker = ["--role", "chief"], ["--role", "worker", "--worker-id", "w0"]
+    if secured:
+        chief += ["--token", "benchmark", "--tls-cert", str(certs["cert"])]
+        chief += ["--tls-key", str(certs["key"])]
+        worker += ["--token", "benchmark", "--tls-ca", str(certs["ca"])]
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as log:
+        processes = [
+            subprocess.Popen([*command, *options], stdout=log, stderr=log)
+            for options in (chief, worker)
+        ]
+        codes = [process.wait(timeout=1800) for process in processes]
+        wall = time.perf_counter() - started
+        if any(codes):
+            log.seek(0)
+            raise SystemExit(f"secured={secured} failed:\n{log.read()[-3000:]}")
+    return _result(output, wall)
+
+
+def _result(output, wall):
     times = json.loads((output / "trial_times.json").read_text())
     begin = min(t["started_at"] for t in times.values())
     end = max(t["started_at"] + t["seconds"] for t in times.values())
@@ -125,6 +163,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--work-dir", type=pathlib.Path)
+    parser.add_argument("--setups", default=",".join(SETUPS))
     parser.add_argument(
         "--output",
         type=pathlib.Path,
@@ -134,11 +173,17 @@ def main():
     args.output = args.output or results / f"distributed_search_{args.size}.json"
     work = args.work_dir or pathlib.Path(tempfile.mkdtemp(prefix="cnnrnn-dist-"))
     job = make_job(work, args.trials, args.size)
+    certs = certificates.make_certificates(work / "certs", [])
     load_before = os.getloadavg()[0]
-    runs = {name: [] for name in SETUPS}
+    setups = {name: SETUPS[name] for name in args.setups.split(",")}
+    runs = {name: [] for name in setups}
     for repeat in range(args.repeats):
-        for name, (options, environment) in SETUPS.items():
-            result = run(job, work / f"{name}-{repeat}", options, environment)
+        for name, (options, environment) in setups.items():
+            folder = work / f"{name}-{repeat}"
+            if options == "roles":
+                result = run_roles(job, folder, environment, certs)
+            else:
+                result = run(job, folder, options, environment)
             runs[name].append(result)
             print(name, repeat, json.dumps(result), flush=True)
     median = {
@@ -160,13 +205,16 @@ def main():
         "load_average_end": round(os.getloadavg()[0], 2),
         "runs": runs,
         "median": median,
-        "trials_per_minute_ratio_to_workers_1": {
-            name: round(r / rate["workers_1"], 3) for name, r in rate.items()
-        },
-        "trials_per_minute_ratio_to_alone": {
-            name: round(r / rate["alone"], 3) for name, r in rate.items()
-        },
     }
+    for baseline in ("workers_1", "alone"):
+        if baseline in rate:
+            report[f"trials_per_minute_ratio_to_{baseline}"] = {
+                name: round(r / rate[baseline], 3) for name, r in rate.items()
+            }
+    if {"chief_worker_plain", "chief_worker_tls_token"} <= set(rate):
+        report["tls_token_ratio_to_plain"] = round(
+            rate["chief_worker_tls_token"] / rate["chief_worker_plain"], 3
+        )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in list(report)[-2:]}, indent=2))
