@@ -14,7 +14,9 @@ call must carry `authorization: Bearer TOKEN` metadata: the chief refuses any
 other with `UNAUTHENTICATED` (said once per peer) and the search is left as
 it was; workers send it on every call. With TLS (`--tls-cert`/`--tls-key` on
 the chief, `--tls-ca` on workers; see `cnnrnn.tuning.certificates`) the
-channel is encrypted and workers check the chief's certificate.
+channel is encrypted and workers check the chief's certificate. Workers
+also name themselves on every call, and the chief takes results (metrics and
+ends of trials) for a trial only from the worker it handed that trial to.
 """
 
 import collections
@@ -42,6 +44,8 @@ from cnnrnn.tuning.cluster import (
 )
 
 IDLE_SECONDS = 1.0  # how long a held worker waits before asking again
+WORKER_KEY = "x-cnnrnn-worker"  # the call metadata that names a worker
+_caller = threading.local()  # the worker of the call a gRPC thread serves
 CONNECT_SECONDS = 30  # how long a worker tries to open its channel to a listening chief
 
 
@@ -103,7 +107,8 @@ class ChiefOracle:
         self._create_trial = oracle.create_trial
         self._end_trial = oracle.end_trial
         self._get_trial = oracle.get_trial
-        for name in ("create_trial", "end_trial", "get_trial"):
+        self._update_trial = oracle.update_trial
+        for name in ("create_trial", "end_trial", "get_trial", "update_trial"):
             locked = keras_tuner.synchronized(getattr(type(self), f"_{name}_wrapped"))
             setattr(oracle, name, functools.partial(locked, oracle, self))
 
@@ -139,11 +144,30 @@ class ChiefOracle:
         oracle.tuner_ids.discard(tuner_id)
         return Trial(oracle.hyperparameters.copy(), status=TrialStatus.STOPPED)
 
+    def _check_holder(self, trial_id, what):
+        """Refuses a result for a trial from another worker than its holder."""
+        caller = getattr(_caller, "worker", None)
+        if not self.distributed or caller is None:  # not a gRPC call
+            return
+        holder = self.assigned.get(trial_id)
+        if holder != caller:
+            runs_on = f"it runs on {holder}" if holder else "it is not running"
+            self.say(f"refused {what} for trial {trial_id} from {caller}: {runs_on}")
+            raise CnnrnnError(
+                f"Trial {trial_id} was not handed to {caller} ({runs_on})."
+            )
+
+    @staticmethod
+    def _update_trial_wrapped(oracle, self, trial_id, metrics, step=0):
+        self._check_holder(trial_id, "metrics")
+        return self._update_trial(trial_id, metrics, step=step)
+
     @staticmethod
     def _end_trial_wrapped(oracle, self, trial):
         if trial.trial_id in oracle.end_order:  # ended by a worker taken for lost
             _forget_ongoing(oracle, trial.trial_id)
             return
+        self._check_holder(trial.trial_id, "a result")
         self.last_heard.pop(trial.trial_id, None)
         worker = self.assigned.pop(trial.trial_id, None)
         if trial.trial_id in oracle._retry_queue:  # queued by a restarted chief
@@ -211,7 +235,7 @@ class ChiefOracle:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=8),
             options=[("grpc.so_reuseport", 0)],  # a second chief must not share it
-            interceptors=[_TokenCheck(token, self.say)] if token else [],
+            interceptors=[_Guard(token, self.say)],
         )
         protos.get_service_grpc().add_OracleServicer_to_server(
             oracle_chief.OracleServicer(self.oracle), server
@@ -239,20 +263,35 @@ class ChiefOracle:
             server.stop(grace=2)
 
 
-class _TokenCheck(grpc.ServerInterceptor):
-    """Refuses every call without the search's token, saying so once per peer."""
+class _Guard(grpc.ServerInterceptor):
+    """Refuses every call without the search's token (when it has one),
+    saying so once per peer; names the calling worker to the oracle's
+    wrappers (`_caller`) for the length of the call."""
 
     def __init__(self, token, say):
-        self.expected = f"Bearer {token}".encode()
+        self.expected = token and f"Bearer {token}".encode()
         self.say = say
         self.refused = collections.Counter()
         self.refusal = grpc.unary_unary_rpc_method_handler(self._refuse)
 
     def intercept_service(self, continuation, details):
-        given = dict(details.invocation_metadata).get("authorization", "")
-        if hmac.compare_digest(given.encode(), self.expected):
-            return continuation(details)
-        return self.refusal
+        metadata = dict(details.invocation_metadata)
+        given = metadata.get("authorization", "").encode()
+        if self.expected and not hmac.compare_digest(given, self.expected):
+            return self.refusal
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        serve, worker = handler.unary_unary, metadata.get(WORKER_KEY)
+
+        def serve_as_worker(request, context):
+            _caller.worker = worker or "(unnamed)"
+            try:
+                return serve(request, context)
+            finally:
+                _caller.worker = None
+
+        return handler._replace(unary_unary=serve_as_worker)
 
     def _refuse(self, request, context):
         peer = context.peer()
@@ -266,11 +305,13 @@ class _TokenCheck(grpc.ServerInterceptor):
         )
 
 
-class _SendToken(grpc.UnaryUnaryClientInterceptor):
-    """Adds the search's token to every call of a worker."""
+class _SendIdentity(grpc.UnaryUnaryClientInterceptor):
+    """Adds the worker's name, and the search's token, to every call."""
 
-    def __init__(self, token):
-        self.metadata = (("authorization", f"Bearer {token}"),)
+    def __init__(self, token, worker_id):
+        self.metadata = ((WORKER_KEY, worker_id),) if worker_id else ()
+        if token:
+            self.metadata += (("authorization", f"Bearer {token}"),)
 
     def intercept_unary_unary(self, continuation, details, request):
         details = _CallDetails(
@@ -294,15 +335,16 @@ class _CallDetails(
     """A call's details, with other metadata (gRPC's own class is private)."""
 
 
-def token_channel(address, token, ca=None):
-    """A channel to `address` whose every call carries `token`; over TLS,
-    checking the chief's certificate against `ca` (PEM bytes), when given."""
+def token_channel(address, token, ca=None, worker_id=None):
+    """A channel to `address` whose every call carries `token` and the
+    worker's name; over TLS, checking the chief's certificate against `ca`
+    (PEM bytes), when given."""
     if ca:
         credentials = grpc.ssl_channel_credentials(root_certificates=ca)
         channel = grpc.secure_channel(address, credentials)
     else:
         channel = grpc.insecure_channel(address)
-    return grpc.intercept_channel(channel, _SendToken(token)) if token else channel
+    return grpc.intercept_channel(channel, _SendIdentity(token, worker_id))
 
 
 def _oracle_lock(oracle):
@@ -332,7 +374,7 @@ def prepare_worker(oracle, role):
             space (another job).
     """
     ca = role.tls_ca and certificates.read_pem(role.tls_ca, "CA", "--tls-ca")
-    channel = token_channel(role.address, role.token, ca)
+    channel = token_channel(role.address, role.token, ca, role.worker_id)
     try:
         grpc.channel_ready_future(channel).result(timeout=CONNECT_SECONDS)
     except grpc.FutureTimeoutError:

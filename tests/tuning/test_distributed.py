@@ -375,7 +375,8 @@ def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
 ):
     """A rogue client on loopback, with Keras Tuner's own stub: no TLS, no
     token and a wrong token are refused (the search gets no trial from them);
-    TLS with the token is accepted."""
+    TLS with the token is accepted, but a result for a trial handed to
+    another worker is not."""
     job = _job(tmp_path, reviews)
     address = f"127.0.0.1:{cluster.free_port()}"
     log_path = tmp_path / "chief.log"
@@ -398,12 +399,28 @@ def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
             )
             try:
                 stub.CreateTrial(
-                    protos.get_service().CreateTrialRequest(tuner_id="rogue"),
+                    protos.get_service().CreateTrialRequest(tuner_id="w0"),
                     timeout=10,
                 )
                 codes[name] = grpc.StatusCode.OK
             except grpc.RpcError as error:
                 codes[name] = error.code()
+        # Trial 0 is now w0's: the token holder "rogue" cannot report for it.
+        stub = protos.get_service_grpc().OracleStub(
+            distributed.token_channel(address, "s3cret", ca, worker_id="rogue")
+        )
+        service = protos.get_service()
+        for request in (
+            service.UpdateTrialRequest(trial_id="0", metrics={"val_loss": 0.0}),
+            service.EndTrialRequest(
+                trial=protos.get_proto().Trial(
+                    trial_id="0", status=protos.get_proto().TrialStatus.COMPLETED
+                )
+            ),
+        ):
+            call = getattr(stub, type(request).__name__.removesuffix("Request"))
+            with pytest.raises(grpc.RpcError):
+                call(request, timeout=10)
         # A worker with the CA of another search cannot open its channel.
         other = certificates.make_certificates(tmp_path / "other", [])
         worker = cluster.Role(
@@ -419,6 +436,8 @@ def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
     assert codes["no TLS"] == grpc.StatusCode.UNAVAILABLE  # no handshake
     assert codes["no token"] == codes["wrong token"] == grpc.StatusCode.UNAUTHENTICATED
     assert codes["TLS and token"] == grpc.StatusCode.OK, output[-3000:]
+    assert "refused metrics for trial 0 from rogue: it runs on w0" in output
+    assert "refused a result for trial 0 from rogue: it runs on w0" in output
     assert f"Oracle listening on {address} (TLS, token required;" in output
     # Said once per peer (both channels may share one connection).
     assert 1 <= output.count("no or wrong token") <= 2
