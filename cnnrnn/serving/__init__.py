@@ -7,7 +7,6 @@ dynamic batching and `cnnrnn.serving.inputs` for what a request may hold.
 """
 
 import dataclasses
-import ipaddress
 import json
 import os
 import socket
@@ -16,6 +15,7 @@ from cnnrnn.errors import CnnrnnError
 from cnnrnn.serving.api import Settings, create_app
 from cnnrnn.serving.inputs import Limits
 from cnnrnn.serving.service import ModelService
+from cnnrnn.tuning.cluster import is_loopback
 
 TOKEN_VARIABLE = "CNNRNN_SERVE_TOKEN"
 _ENVIRONMENT = "CNNRNN_SERVE_OPTIONS"  # how `--workers N` processes get them
@@ -56,7 +56,7 @@ def serve(
     settings = settings or Settings()
     service = ModelService(run_dir, safe_mode=safe_mode)  # fails here, in one line
     _check_port_free(host, port)
-    if not _is_loopback(host):
+    if not is_loopback(host):
         say(
             f"Warning: serving on {host}, so any machine that reaches this one can "
             "use the model"
@@ -97,15 +97,6 @@ def app_from_environment():
     settings = Settings(**{**fields, "limits": Limits(**fields["limits"])})
     run_dir, safe_mode = options["run_dir"], options["safe_mode"]
     return create_app(lambda: ModelService(run_dir, safe_mode=safe_mode), settings)
-
-
-def _is_loopback(host):
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_port_free(host, port):

@@ -24,6 +24,7 @@ from cnnrnn import __version__
 from cnnrnn.errors import CnnrnnError
 from cnnrnn.serving.batching import DynamicBatcher
 from cnnrnn.serving.inputs import (
+    TASK_OPTIONS,
     Limits,
     Options,
     RequestError,
@@ -113,7 +114,7 @@ def create_app(service, settings=None):
         loaded = state["service"]
         return {
             **loaded.describe(),
-            "options": _options_of(loaded.task),
+            "options": list(TASK_OPTIONS[loaded.task]),
             "limits": dataclasses.asdict(settings.limits),
             "batching": {
                 "max_batch_size": settings.max_batch_size,
@@ -235,12 +236,6 @@ async def _events(batcher, stream):
 
 def _event(data):
     return f"data: {json.dumps(data)}\n\n"
-
-
-def _options_of(task):
-    from cnnrnn.serving.inputs import TASK_OPTIONS
-
-    return list(TASK_OPTIONS[task])
 
 
 def _request_body():

@@ -6,6 +6,7 @@ command line read it before any backend starts.
 
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import re
 import socket
@@ -179,7 +180,7 @@ def resolve_role(
                 "TLS on the chief needs both --tls-cert and --tls-key (`cnnrnn "
                 "tune-certs DIR` writes them)."
             )
-        if not (token or tls or insecure or _is_loopback(host)):
+        if not (token or tls or insecure or is_loopback(host)):
             raise CnnrnnError(
                 f"A chief listening on {host} would let anyone who reaches the "
                 f"port join the search: pass --token SECRET (or set "
@@ -203,8 +204,14 @@ def resolve_role(
     return Role("worker", host, port, worker_id, token=token, tls_ca=tls.get("ca"))
 
 
-def _is_loopback(host):
-    return host in ("localhost", "::1") or host.startswith("127.")
+def is_loopback(host):
+    """Whether `host` is this machine's loopback (`localhost`, 127.x, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def free_port(host=LOOPBACK):

@@ -181,7 +181,7 @@ def _serve(tuner, chief, role, console):
         where = "token required, not encrypted"
     else:
         where = "no token, no TLS: keep this port on a private network"
-    if role.host in ("127.0.0.1", "localhost", "::1"):
+    if cluster.is_loopback(role.host):
         where += (
             "; loopback only: workers on other machines cannot reach it, pass "
             "--oracle 0.0.0.0:PORT (or this machine's address) to serve them"

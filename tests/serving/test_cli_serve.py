@@ -2,67 +2,13 @@
 
 import concurrent.futures
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
+from servers import Server
 
 from cnnrnn import cli, serving
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """`cnnrnn serve RUN ...` in its own process, on a free loopback port."""
-
-    def __init__(self, run, *options, folder):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / f"serve-{self.port}.log"
-        command = [sys.executable, "-m", "cnnrnn.cli", "serve", str(run)]
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen(
-                [*command, "--port", str(self.port), *options],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its workers are stopped with it
-            )
-
-    def wait_ready(self, seconds=120):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        pytest.fail(f"the server was not ready in {seconds} s\n{self.output()}")
-
-    def stop(self):
-        """Ctrl-C, as a person stops it; killed if it does not stop."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        return self.process.returncode
-
-    def output(self):
-        return self.log.read_text()
 
 
 def test_a_real_server_batches_concurrent_clients_and_stops_on_ctrl_c(
@@ -74,7 +20,7 @@ def test_a_real_server_batches_concurrent_clients_and_stops_on_ctrl_c(
     assert cli.main(["predict", str(run), *texts, "--json"]) == 0
     expected = json.loads(capsys.readouterr().out)
     server = Server(run, "--max-batch-size", "8", "--batch-timeout-ms", "20",
-                    folder=tmp_path)  # fmt: skip
+                    log=tmp_path / "serve.log")  # fmt: skip
     try:
         server.wait_ready()
         with httpx.Client(base_url=server.url, timeout=30) as client:
@@ -104,7 +50,7 @@ def test_a_real_server_batches_concurrent_clients_and_stops_on_ctrl_c(
 @pytest.mark.slow  # fast: the --workers options reach uvicorn (app_from_environment)
 def test_two_worker_processes_serve_the_same_answers(trained_run, tmp_path):
     run = trained_run("sentiment-rnn")
-    server = Server(run, "--workers", "2", folder=tmp_path)
+    server = Server(run, "--workers", "2", log=tmp_path / "serve.log")
     try:
         server.wait_ready(seconds=240)
         answers = [

@@ -7,17 +7,10 @@ installed (never a downloaded browser); without it, or without the
 `playwright` module, the tests skip.
 """
 
-import dataclasses
-import os
 import pathlib
-import signal
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
+from servers import Server
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -45,29 +38,6 @@ TOKEN = "page-test-token"
 SERVED = {"plant-classifier": None, "sentiment-rnn": TOKEN}
 
 
-@dataclasses.dataclass
-class Server:
-    url: str
-    token: str | None
-    process: subprocess.Popen
-    log: pathlib.Path
-
-    @property
-    def headers(self):
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
-
-    def model(self):
-        """What `GET /v1/model` answers."""
-        return httpx.get(f"{self.url}/v1/model", headers=self.headers).json()
-
-    def predict(self, **request):
-        """What the API answers: `(status, JSON)`."""
-        response = httpx.post(
-            f"{self.url}/v1/predict", headers=self.headers, timeout=60, **request
-        )
-        return response.status_code, response.json()
-
-
 @pytest.fixture(scope="module")
 def browser():
     expect.set_options(timeout=20_000)  # waits for a prediction too
@@ -88,12 +58,13 @@ def servers(trained_run, tmp_path_factory):
     started = {}
     try:
         for app, token in SERVED.items():
-            started[app] = _start(runs[app], token, logs / f"{app}.log")
+            started[app] = Server(runs[app], log=logs / f"{app}.log", token=token)
         for server in started.values():
-            _wait_ready(server)
+            server.wait_ready(READY_SECONDS)
         yield started
     finally:
-        _stop(*(server.process for server in started.values()))
+        for server in started.values():
+            server.stop()
 
 
 @pytest.fixture
@@ -191,52 +162,3 @@ def _screenshot(page, folder):
     path = folder / "page.png"
     page.screenshot(path=path, full_page=True)
     assert path.stat().st_size > 1000
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start(run, token, log):
-    port = _free_port()
-    command = [sys.executable, "-m", "cnnrnn.cli", "serve", str(run)]
-    command += ["--port", str(port), *(["--token", token] if token else [])]
-    env = {k: v for k, v in os.environ.items() if k != "CNNRNN_SERVE_TOKEN"}
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env=env
-        )
-    return Server(f"http://127.0.0.1:{port}", token, process, log)
-
-
-def _wait_ready(server):
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"cnnrnn serve exited early:\n{server.log.read_text()}")
-        try:
-            ready = httpx.get(f"{server.url}/ready", headers=server.headers, timeout=5)
-            if ready.status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    _stop(server.process)
-    pytest.fail(
-        f"cnnrnn serve was not ready in {READY_SECONDS} s:\n{server.log.read_text()}"
-    )
-
-
-def _stop(*processes):
-    """Ctrl-C to each server, then a kill to any still running after 15 s."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
