@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -13,14 +14,25 @@ import threading
 import time
 
 import grpc
+import h5py
 import keras_tuner
+import numpy as np
 import pytest
 from jobs import CHEAP_CELL, review_data, write_job
 from keras_tuner.src import protos
+from rich.console import Console
 
 from cnnrnn import cli, devices, runs
 from cnnrnn.errors import CnnrnnError
-from cnnrnn.tuning import certificates, cluster, distributed, launch, results
+from cnnrnn.tuning import (
+    certificates,
+    cluster,
+    distributed,
+    launch,
+    results,
+    run_search,
+)
+from cnnrnn.tuning import job as job_module
 
 TIMEOUT = 240  # seconds for a whole distributed search; it takes about 45
 TRIALS = 3  # in each search of `_job`
@@ -414,14 +426,16 @@ def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
 ):
     """A rogue client on loopback, with Keras Tuner's own stub: no TLS, no
     token and a wrong token are refused (the search gets no trial from them);
-    TLS with the token is accepted, but a result for a trial handed to
-    another worker is not."""
+    TLS with the token is accepted, but a made-up perfect result for a trial
+    handed to another worker is not. The finished search, its trials and its
+    best model are those of the same search without the rogue."""
     job = _job(tmp_path, reviews)
     address = f"127.0.0.1:{cluster.free_port()}"
-    log_path = tmp_path / "chief.log"
+    logs = {name: tmp_path / f"{name}.log" for name in ("chief", "w0")}
     options = ["--role", "chief", "--oracle", address, "--token", "s3cret"]
-    with open(log_path, "w") as log:
+    with open(logs["chief"], "w") as log:
         chief = _start(_tune(job, *options, *_tls(certs, "cert", "key")), log)
+    processes = [chief]
     ca = certs["ca"].read_bytes()
     try:
         host, port = cluster.parse_address(address)
@@ -448,12 +462,14 @@ def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
         stub = protos.get_service_grpc().OracleStub(
             distributed.token_channel(address, "s3cret", ca, worker_id="rogue")
         )
-        service = protos.get_service()
+        proto, service = protos.get_proto(), protos.get_service()
         for request in (
             service.UpdateTrialRequest(trial_id="0", metrics={"val_loss": 0.0}),
             service.EndTrialRequest(
-                trial=protos.get_proto().Trial(
-                    trial_id="0", status=protos.get_proto().TrialStatus.COMPLETED
+                trial=proto.Trial(
+                    trial_id="0",
+                    status=proto.TrialStatus.COMPLETED,
+                    score={"value": 0.0},
                 )
             ),
         ):
@@ -468,20 +484,65 @@ def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
         monkeypatch.setattr(distributed, "CONNECT_SECONDS", 2)
         with pytest.raises(CnnrnnError, match="check that --tls-ca is the CA"):
             distributed.prepare_worker(object(), worker)
+        # The real w0 takes trial 0 back and finishes the search.
+        with open(logs["w0"], "w") as log:
+            worker_options = ["--role", "worker", "--oracle", address]
+            command = _tune(job, *worker_options, "--worker-id", "w0")
+            processes.append(
+                _start([*command, "--token", "s3cret", *_tls(certs, "ca")], log)
+            )
+        for process in processes:
+            process.wait(timeout=TIMEOUT)
     finally:
-        _kill_all([chief])
-        chief.wait()
-    output = log_path.read_text()
+        _kill_all(processes)
+    output = {name: path.read_text() for name, path in logs.items()}
     assert codes["no TLS"] == grpc.StatusCode.UNAVAILABLE  # no handshake
     assert codes["no token"] == codes["wrong token"] == grpc.StatusCode.UNAUTHENTICATED
-    assert codes["TLS and token"] == grpc.StatusCode.OK, output[-3000:]
-    assert "refused metrics for trial 0 from rogue: it runs on w0" in output
-    assert "refused a result for trial 0 from rogue: it runs on w0" in output
-    assert f"Oracle listening on {address} (TLS, token required;" in output
+    assert codes["TLS and token"] == grpc.StatusCode.OK, output["chief"][-3000:]
+    assert "refused metrics for trial 0 from rogue: it runs on w0" in output["chief"]
+    assert "refused a result for trial 0 from rogue: it runs on w0" in output["chief"]
+    assert f"Oracle listening on {address} (TLS, token required;" in output["chief"]
     # Said once per peer (both channels may share one connection).
-    assert 1 <= output.count("no or wrong token") <= 2
-    trials = list((tmp_path / "search" / "tuner").glob("trial_*"))
-    assert len(trials) <= 1  # only the caller with the token got one
+    assert 1 <= output["chief"].count("no or wrong token") <= 2
+    for name, process in zip(logs, processes, strict=True):
+        assert process.returncode == 0, f"{name}:\n{output[name][-3000:]}"
+    assert "worker w0: ran 3 trial(s) (0, 1, 2)" in output["w0"]
+
+    (tmp_path / "alone").mkdir()
+    alone = _job(tmp_path / "alone", reviews)
+    run_search(job_module.load_job(alone), console=Console(file=io.StringIO()))
+    searches = tmp_path / "search", tmp_path / "alone" / "search"
+    trials = [_trials(search) for search in searches]
+    assert [_outcomes(t) for t in trials[0]] == [_outcomes(t) for t in trials[1]]
+    assert all(t["status"] == "COMPLETED" and t["score"] > 0 for t in trials[0])
+    summaries = [runs.read_json(search / "summary.json") for search in searches]
+    for key in ("best_trial", "best_score", "best_hyperparameters"):
+        assert summaries[0][key] == summaries[1][key]
+    best = [
+        _weights(search / "tuner" / f"trial_{summary['best_trial']}")
+        for search, summary in zip(searches, summaries, strict=True)
+    ]
+    assert best[0].keys() == best[1].keys()
+    assert all(np.array_equal(best[0][name], best[1][name]) for name in best[0])
+
+
+def _outcomes(trial):
+    """What a rogue's report could change in a trial of `trials.json`."""
+    return trial["trial_id"], trial["hyperparameters"], trial["status"], trial["score"]
+
+
+def _weights(trial_folder):
+    """The arrays of a trial's checkpoint, by their path in the file."""
+    arrays = {}
+    with h5py.File(trial_folder / "checkpoint.weights.h5") as file:
+        file.visititems(
+            lambda name, item: (
+                arrays.update({name: item[()]})
+                if isinstance(item, h5py.Dataset)
+                else None
+            )
+        )
+    return arrays
 
 
 def test_a_role_sets_keras_tuner_variables_and_restores_them(monkeypatch):
