@@ -5,8 +5,11 @@ the sentiment classifier (one text per request, JSON), in one run, starts a
 server on 127.0.0.1 with `--max-batch-size 32` (`batched`: concurrent
 requests share a model call) and then one with `--max-batch-size 1`
 (`unbatched`: one model call per request), and loads each from this process
-(`httpx.AsyncClient`) with 1, 8 and 32 concurrent clients. Each client sends
-one request, waits for its answer and sends the next.
+(`aiohttp`, one connection per client) with 1, 8 and 32 concurrent
+clients. Each client sends one request, waits for its answer and sends the
+next. (With `httpx`'s client, tried first, the load generator itself was
+the limit: about 400 sentiment requests/s at 32 clients against 2,770 with
+`aiohttp`, on the same server.)
 
 Per server and concurrency: a warm-up phase (`--warm-up-seconds`, not
 counted), then `--repeats` measured phases, each bounded by `--seconds` and
@@ -16,8 +19,12 @@ second; the median of the repeats), p50 and p99 latency of those answers
 200, or no answer) and wrong ones (a 200 whose probability for the expected
 class is more than 0.001 away from what the same server answered for that
 input alone, before the load: an answer of another input of the batch).
-Also the throughput ratio batched/unbatched and, for the batched server, the
-sizes of the model calls made while measuring (`GET /v1/model`). The
+Also the throughput ratio batched/unbatched; for the batched server, the
+sizes of the model calls made while measuring (`GET /v1/model`); the load
+generator's own CPU per request (it shares the machine's cores with the
+server); and the model call alone, in batches of 1 and 32 in a fresh
+process (`model_only`): the most batching can give where nothing else
+costs. The
 done-when check: at 32 clients, a ratio of at least 3 for both
 applications and a batched p99 under 1000 ms; no failed or wrong request
 in the whole run (warm-ups included).
@@ -27,7 +34,7 @@ small machine mean little.
 
 Usage:
     python benchmarks/serving.py [--plant-run RUN_DIR] [--sentiment-run RUN_DIR]
-        [--concurrency 1,8,32] [--seconds 10] [--max-requests 3000]
+        [--concurrency 1,8,32] [--seconds 10] [--max-requests 30000]
         [--warm-up-seconds 2] [--repeats 3]
         [--output benchmarks/results/serving.json]
 
@@ -53,8 +60,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
-import httpx
+import aiohttp
 from timing import machine
 
 SERVERS = {"batched": 32, "unbatched": 1}
@@ -66,11 +74,21 @@ STOP_SECONDS = 30
 
 @dataclasses.dataclass
 class Sample:
-    """One request's `httpx` arguments, and the expected top class and
-    probability once known."""
+    """One request's body (an image file's bytes, or a text), and the
+    expected top class and probability once known."""
 
-    request: dict
+    name: str
+    body: bytes | str
     expected: tuple | None = None
+
+    def request(self):
+        """The `aiohttp` arguments of a POST: a multipart upload of the image,
+        or JSON holding the text."""
+        if isinstance(self.body, str):
+            return {"json": {"inputs": [self.body]}}
+        form = aiohttp.FormData()
+        form.add_field("files", self.body, filename=self.name, content_type="image/png")
+        return {"data": form}
 
 
 @dataclasses.dataclass
@@ -81,6 +99,7 @@ class Phase:
     latencies: list
     failed: collections.Counter
     wrong: int
+    client_cpu_seconds: float = 0.0
 
 
 def cnnrnn(env, *argv):
@@ -100,13 +119,10 @@ def samples(app, folder):
     if app == "plant-classifier":
         paths = sorted(folder.glob("*/*.png"))
         chosen = paths[:: max(1, len(paths) // SAMPLES)][:SAMPLES]
-        return [
-            Sample({"files": {"files": (path.name, path.read_bytes(), "image/png")}})
-            for path in chosen
-        ]
+        return [Sample(path.name, path.read_bytes()) for path in chosen]
     with open(folder / "reviews.csv", newline="") as file:
         texts = [row["text"] for row in csv.DictReader(file)][:SAMPLES]
-    return [Sample({"json": {"inputs": [text]}}) for text in texts]
+    return [Sample(f"text {number}", text) for number, text in enumerate(texts)]
 
 
 def free_port():
@@ -138,9 +154,10 @@ def wait_ready(url, process, log):
     """Waits for `GET /ready` to answer 200, or exits with the server's log."""
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline and process.poll() is None:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
-                return
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/ready", timeout=5) as answer:
+                if answer.status == 200:
+                    return
         time.sleep(0.2)
     sys.exit(f"The server at {url} never got ready:\n{log.read_text()[-2000:]}")
 
@@ -161,12 +178,12 @@ async def send(client, sample):
     """Sends one request: `(probability by class, None)` or `(None, why it
     failed)`."""
     try:
-        response = await client.post("/v1/predict", **sample.request)
-    except httpx.HTTPError as error:
+        async with client.post("/v1/predict", **sample.request()) as response:
+            if response.status != 200:
+                return None, f"status {response.status}"
+            (answer,) = (await response.json())["predictions"]
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
         return None, type(error).__name__
-    if response.status_code != 200:
-        return None, f"status {response.status_code}"
-    (answer,) = response.json()["predictions"]
     ranked = answer["predictions"]
     return {found["label"]: found["probability"] for found in ranked}, None
 
@@ -189,7 +206,7 @@ async def expect(client, samples):
 async def load(client, samples, concurrency, seconds, max_requests):
     """`concurrency` clients send requests in a loop until `seconds` pass or
     `max_requests` are sent: a `Phase`."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     deadline = started + seconds
     numbers = itertools.count()
     phase = Phase(0.0, [], collections.Counter(), 0)
@@ -209,6 +226,7 @@ async def load(client, samples, concurrency, seconds, max_requests):
 
     await asyncio.gather(*(client_loop() for _ in range(concurrency)))
     phase.seconds = time.perf_counter() - started
+    phase.client_cpu_seconds = time.process_time() - cpu
     return phase
 
 
@@ -232,13 +250,20 @@ def summary(phases):
         "wrong": sum(phase.wrong for phase in phases),
         "requests": len(latencies) + failed.total(),
         "failures": dict(failed),
+        # The load generator's own CPU: what it leaves the server on 2 cores.
+        "client_cpu_ms_per_request": round(
+            1000
+            * sum(phase.client_cpu_seconds for phase in phases)
+            / max(1, len(latencies) + failed.total()),
+            2,
+        ),
     }
 
 
 async def batch_sizes(client):
     """The server's count of model calls by batch size."""
-    response = await client.get("/v1/model")
-    counts = response.json()["batching"]["batches_by_size"]
+    async with client.get("/v1/model") as response:
+        counts = (await response.json())["batching"]["batches_by_size"]
     return collections.Counter({int(size): count for size, count in counts.items()})
 
 
@@ -255,7 +280,11 @@ def batching(before, after):
 async def measure(url, samples, args):
     """Loads one server at each concurrency: results by concurrency."""
     results = {}
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+    async with aiohttp.ClientSession(
+        base_url=url,
+        timeout=aiohttp.ClientTimeout(total=60),
+        connector=aiohttp.TCPConnector(limit=max(args.concurrency)),
+    ) as client:
         await expect(client, samples)
         for concurrency in args.concurrency:
             warm_up = await load(
@@ -287,15 +316,58 @@ def compare(app, run, env, folder, args):
         log = folder / f"{app}-{name}.log"
         with server(run, max_batch_size, env, log) as url:
             found[name] = asyncio.run(measure(url, inputs, args))
-    report = {}
+    report = {"model_only": model_only(run, app, env), "clients": {}}
     for concurrency in args.concurrency:
         batched, unbatched = (found[name][concurrency] for name in SERVERS)
-        report[str(concurrency)] = {
+        report["clients"][str(concurrency)] = {
             "batched": batched,
             "unbatched": unbatched,
             "throughput_ratio": ratio(batched, unbatched),
         }
     return report
+
+
+MODEL_ONLY = """
+import json, pathlib, statistics, sys, time
+from cnnrnn.serving.service import ModelService
+run, folder, app = sys.argv[1:4]
+service = ModelService(run)
+if app == "plant-classifier":
+    paths = sorted(pathlib.Path(folder).glob("*/*.png"))[:32]
+    values = [service.prepare(str(path)) for path in paths]
+else:
+    values = ["a review of a film that was long but good"] * 32
+found = {}
+for size in (1, 32):
+    service.run(values[:size], None)
+    times = []
+    for _ in range(20):
+        started = time.perf_counter()
+        service.run(values[:size], None)
+        times.append((time.perf_counter() - started) / size)
+    found[size] = statistics.median(times) * 1000
+print(json.dumps(found))
+"""
+
+
+def model_only(run, app, env):
+    """The model call alone, in a fresh process: ms per input in batches of
+    1 and of 32, and their ratio, the most batching can give when serving
+    costs nothing else (images decoded beforehand)."""
+    folder = pathlib.Path(env["CNNRNN_HOME"]) / "demo" / app
+    result = subprocess.run(
+        [sys.executable, "-c", MODEL_ONLY, str(run), str(folder), app],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    times = json.loads(result.stdout.strip().splitlines()[-1])
+    return {
+        "ms_per_input_batch_1": round(times["1"], 3),
+        "ms_per_input_batch_32": round(times["32"], 3),
+        "ratio": round(times["1"] / times["32"], 2),
+    }
 
 
 def ratio(batched, unbatched):
@@ -307,13 +379,14 @@ def ratio(batched, unbatched):
 def done_when(apps):
     """At 32 clients (false where not measured): ratio >= 3, batched p99 <
     1000 ms; no failed or wrong request in the whole run."""
-    results = [server for app in apps.values() for row in app.values()
+    results = [server for app in apps.values() for row in app["clients"].values()
                for server in (row["batched"], row["unbatched"])]  # fmt: skip
     keys = ("failed", "wrong", "warm_up_failed", "warm_up_wrong")
     problems = sum(server[key] for server in results for key in keys)
     checks = {"no_failed_or_wrong_requests": problems == 0}
-    for app, rows in apps.items():
-        row = rows.get("32", {"throughput_ratio": None, "batched": {"p99_ms": None}})
+    for app, found in apps.items():
+        missing = {"throughput_ratio": None, "batched": {"p99_ms": None}}
+        row = found["clients"].get("32", missing)
         checks[f"{app}_ratio_at_least_3"] = (row["throughput_ratio"] or 0) >= 3
         checks[f"{app}_batched_p99_under_1000_ms"] = (
             row["batched"]["p99_ms"] or math.inf
@@ -327,8 +400,8 @@ def markdown_table(report):
         "| batched p50 / p99 ms | unbatched p50 / p99 ms | mean batch | failed |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for app, rows in report["apps"].items():
-        for concurrency, row in rows.items():
+    for app, found in report["apps"].items():
+        for concurrency, row in found["clients"].items():
             batched, unbatched = row["batched"], row["unbatched"]
             lines.append(
                 f"| {app} | {concurrency} | {batched['requests_per_s']} "
@@ -338,6 +411,14 @@ def markdown_table(report):
                 f"| {batched['mean_batch_size']} "
                 f"| {batched['failed'] + unbatched['failed']} |"
             )
+    lines.append("\n| application | model call alone, ms per input: batch of 1 "
+                 "| batch of 32 | ratio |\n| --- | --- | --- | --- |")  # fmt: skip
+    for app, found in report["apps"].items():
+        alone = found["model_only"]
+        lines.append(
+            f"| {app} | {alone['ms_per_input_batch_1']} "
+            f"| {alone['ms_per_input_batch_32']} | {alone['ratio']} |"
+        )
     return "\n".join(lines)
 
 
@@ -352,7 +433,7 @@ def main():
         help="concurrent clients, comma-separated (1,8,32)",
     )
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--max-requests", type=int, default=3000)
+    parser.add_argument("--max-requests", type=int, default=30000)
     parser.add_argument("--warm-up-seconds", type=float, default=2.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(

@@ -510,6 +510,8 @@ def check_image_files(paths, *, extension_check):
         `image_decoder` function).
     """
     paths = [pathlib.Path(path) for path in paths]
+    if len(paths) == 1:  # no threads to start
+        return [_check_file(paths[0], extension_check)]
     with concurrent.futures.ThreadPoolExecutor() as executor:
         return list(
             executor.map(lambda path: _check_file(path, extension_check), paths)

@@ -7,6 +7,7 @@ Routes: `GET /health` (live), `GET /ready` (model loaded and warmed up),
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import hmac
 import json
@@ -130,23 +131,16 @@ def create_app(service, settings=None):
     )
     async def predict(request: Request):
         loaded = state["service"]
-        with tempfile.TemporaryDirectory(prefix="cnnrnn-serve-") as folder:
+        with _request_folder(loaded.kind) as folder:
             with batcher.arriving():
                 inputs, options = await read_request(
                     request,
                     kind=loaded.kind,
                     task=loaded.task,
-                    folder=pathlib.Path(folder),
+                    folder=folder,
                     limits=settings.limits,
                 )
-                await asyncio.gather(
-                    *(
-                        asyncio.to_thread(
-                            check_input, item, loaded.kind, settings.limits
-                        )
-                        for item in inputs
-                    )
-                )
+                await _check_inputs(inputs, loaded.kind, settings.limits)
             if loaded.task == "generate":
                 return await _generate(loaded, batcher, inputs, options, settings)
             found = await _predict(loaded, batcher, inputs, options)
@@ -163,12 +157,39 @@ def create_app(service, settings=None):
     return app
 
 
+@contextlib.contextmanager
+def _request_folder(kind):
+    """A temporary folder for a request's files; none for texts."""
+    if kind == "text":
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="cnnrnn-serve-") as folder:
+        yield pathlib.Path(folder)
+
+
+async def _check_inputs(inputs, kind, limits):
+    """Checks every input; files are opened in threads, off the event loop."""
+    if kind == "text":
+        for item in inputs:
+            check_input(item, kind, limits)
+        return
+    await asyncio.gather(
+        *(asyncio.to_thread(check_input, item, kind, limits) for item in inputs)
+    )
+
+
 async def _predict(service, batcher, inputs, options):
     key = None
     if service.task == "caption":
         key = (("beam_width", options.beam_width), ("max_length", options.max_length))
     try:
-        found = await batcher.submit([item.value for item in inputs], key)
+        if service.kind == "text":
+            values = [item.value for item in inputs]
+        else:  # decoded in threads, while the model runs other batches
+            values = await asyncio.gather(
+                *(asyncio.to_thread(service.prepare, item.value) for item in inputs)
+            )
+        found = await batcher.submit(values, key)
     except (CnnrnnError, ValueError) as error:
         message = str(error)
         for item in inputs:  # name the input, not the server's temporary file

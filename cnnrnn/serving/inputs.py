@@ -111,7 +111,8 @@ async def read_request(request, *, kind, task, folder, limits):
         kind: str. What one input is: `"image"`, `"video"`, `"text"` or
             `"table"` (a CSV file).
         task: str. A key of `TASK_OPTIONS`.
-        folder: `pathlib.Path`. Where the request's files go.
+        folder: `pathlib.Path`. Where the request's files go (None for
+            `kind="text"`, which has none).
         limits: `Limits`.
 
     Returns:

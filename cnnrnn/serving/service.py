@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from cnnrnn import __version__, runs
+from cnnrnn import __version__, classification, runs
 
 _DEFAULT_TOP_K = 3
 
@@ -48,10 +48,35 @@ class ModelService:
             self.task = "classify"
         self.class_names = self.config.get("data_info", {}).get("class_names")
 
+    def prepare(self, value):
+        """What one input becomes before it joins a batch: an image to
+        classify is read and resized here, in its request's thread, so that a
+        batch only runs the model; other inputs go as they are."""
+        if self.kind != "image" or self.task != "classify":
+            return value
+        from cnnrnn.data import images
+
+        (pixels,) = images.load_image_files(
+            [value], image_size=self.config["data"]["image_size"]
+        )
+        return pixels
+
     def run(self, values, key):
-        """Predicts a batch: `values` are texts or file paths; `key` holds the
-        decoding options shared by the batch (captions). One result per value.
+        """Predicts a batch: `values` are `prepare`d inputs (images as pixels,
+        texts, file paths); `key` holds the decoding options shared by the
+        batch (captions). One result per value.
         """
+        top_k = len(self.class_names) if self.class_names else _DEFAULT_TOP_K
+        if self.kind == "image" and self.task == "classify":
+            # What the plant app's `predict` does, past the decoding.
+            found = classification.predict_classes(
+                self.model,
+                np.stack(values),
+                range(len(values)),
+                self.class_names,
+                top_k=top_k,
+            )
+            return [result["predictions"] for result in found]
         if self.task == "caption":
             options = {name: value for name, value in key if value is not None}
             found = self.app.caption_files(self.model, values, self.config, **options)
@@ -59,7 +84,6 @@ class ModelService:
                 [{"label": text, "probability": float(np.exp(score))}]
                 for text, score in found
             ]
-        top_k = len(self.class_names) if self.class_names else _DEFAULT_TOP_K
         results = self.app.predict(self.model, values, self.config, top_k=top_k)
         return [result["predictions"] for result in results]
 
@@ -77,7 +101,7 @@ class ModelService:
         with tempfile.TemporaryDirectory(prefix="cnnrnn-warm-up-") as folder:
             value = self._sample_input(pathlib.Path(folder))
             key = (("beam_width", None), ("max_length", None))
-            self.run([value], key if self.task == "caption" else None)
+            self.run([self.prepare(value)], key if self.task == "caption" else None)
 
     def _sample_input(self, folder):
         data = self.config["data"]
