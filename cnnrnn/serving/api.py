@@ -141,9 +141,11 @@ def create_app(service, settings=None):
                     limits=settings.limits,
                 )
                 await _check_inputs(inputs, loaded.kind, settings.limits)
+                if loaded.task != "generate":  # decoded while the batch waits
+                    values = await _answering(inputs, _prepare(loaded, inputs))
             if loaded.task == "generate":
                 return await _generate(loaded, batcher, inputs, options, settings)
-            found = await _predict(loaded, batcher, inputs, options)
+            found = await _predict(loaded, batcher, inputs, values, options)
         return {"predictions": found}
 
     @app.get("/", include_in_schema=False)
@@ -178,24 +180,34 @@ async def _check_inputs(inputs, kind, limits):
     )
 
 
-async def _predict(service, batcher, inputs, options):
-    key = None
-    if service.task == "caption":
-        key = (("beam_width", options.beam_width), ("max_length", options.max_length))
+async def _prepare(service, inputs):
+    """The batch values of `inputs` (see `ModelService.prepare`); files are
+    prepared in threads, while the model runs other batches."""
+    if service.kind == "text":
+        return [item.value for item in inputs]
+    return await asyncio.gather(
+        *(asyncio.to_thread(service.prepare, item.value) for item in inputs)
+    )
+
+
+async def _answering(inputs, coroutine):
+    """Awaits `coroutine`; an error it raises about `inputs` becomes a 400
+    that names them, not the server's temporary files."""
     try:
-        if service.kind == "text":
-            values = [item.value for item in inputs]
-        else:  # decoded in threads, while the model runs other batches
-            values = await asyncio.gather(
-                *(asyncio.to_thread(service.prepare, item.value) for item in inputs)
-            )
-        found = await batcher.submit(values, key)
+        return await coroutine
     except (CnnrnnError, ValueError) as error:
         message = str(error)
-        for item in inputs:  # name the input, not the server's temporary file
+        for item in inputs:
             if item.path is not None:
                 message = message.replace(str(item.path), item.name)
         raise RequestError(400, " ".join(message.split())) from None
+
+
+async def _predict(service, batcher, inputs, values, options):
+    key = None
+    if service.task == "caption":
+        key = (("beam_width", options.beam_width), ("max_length", options.max_length))
+    found = await _answering(inputs, batcher.submit(values, key))
     if service.task == "classify":  # ranked classes: the top k of them
         found = [ranked[: options.top_k or 3] for ranked in found]
     return [
