@@ -24,10 +24,9 @@ sizes of the model calls made while measuring (`GET /v1/model`); the load
 generator's own CPU per request (it shares the machine's cores with the
 server); and the model call alone, in batches of 1 and 32 in a fresh
 process (`model_only`): the most batching can give where nothing else
-costs. The
-done-when check: at 32 clients, a ratio of at least 3 for both
-applications and a batched p99 under 1000 ms; no failed or wrong request
-in the whole run (warm-ups included).
+costs. The done-when check: at 32 clients, a ratio of at least 3 for both
+applications and a batched p99 under 1000 ms; no failed or wrong request in
+the whole run (warm-ups included).
 
 The clients share the machine with the server, so figures from a busy or
 small machine mean little.
