@@ -138,8 +138,7 @@ class Tracker:
 
     def _start_mlflow_run(self):
         mlflow, options = self.mlflow, self.options
-        mlflow.set_tracking_uri(options["mlflow_uri"])
-        mlflow.set_experiment(options["mlflow_experiment"] or self.config["app"])
+        _set_experiment(mlflow, options, self.config)
         saved = self.run_dir / MLFLOW_RUN_FILE
         if self.resume and saved.is_file():
             mlflow.start_run(run_id=runs.read_json(saved)["run_id"])
@@ -178,16 +177,12 @@ class SearchTracker:
         if self.mlflow is None:
             return
         mlflow, options = self.mlflow, self.options
-        mlflow.set_tracking_uri(options["mlflow_uri"])
-        mlflow.set_experiment(options["mlflow_experiment"] or self.config["app"])
+        experiment = _set_experiment(mlflow, options, self.config)
         saved = self.output / MLFLOW_RUN_FILE
         if saved.is_file():
             self.parent_id = runs.read_json(saved)["run_id"]
             return
         client = mlflow.MlflowClient()
-        experiment = mlflow.get_experiment_by_name(
-            options["mlflow_experiment"] or self.config["app"]
-        )
         run = client.create_run(
             experiment.experiment_id,
             run_name=f"search {self.output.name}",
@@ -266,6 +261,13 @@ def _numbers(values, prefix=""):
         for name, value in values.items()
         if isinstance(value, int | float) and not isinstance(value, bool)
     }
+
+
+def _set_experiment(mlflow, options, config):
+    """Points MLflow at the tracking URI and the experiment (by default the
+    application's name): the experiment."""
+    mlflow.set_tracking_uri(options["mlflow_uri"])
+    return mlflow.set_experiment(options["mlflow_experiment"] or config["app"])
 
 
 def _log_run_files(mlflow, run_dir):

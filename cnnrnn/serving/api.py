@@ -140,9 +140,9 @@ def create_app(service, settings=None):
                     folder=folder,
                     limits=settings.limits,
                 )
-                await _check_inputs(inputs, loaded.kind, settings.limits)
-                if loaded.task != "generate":  # decoded while the batch waits
-                    values = await _answering(inputs, _prepare(loaded, inputs))
+                values = await _answering(
+                    inputs, _batch_values(loaded, inputs, settings.limits)
+                )
             if loaded.task == "generate":
                 return await _generate(loaded, batcher, inputs, options, settings)
             found = await _predict(loaded, batcher, inputs, values, options)
@@ -169,25 +169,18 @@ def _request_folder(kind):
         yield pathlib.Path(folder)
 
 
-async def _check_inputs(inputs, kind, limits):
-    """Checks every input; files are opened in threads, off the event loop."""
-    if kind == "text":
-        for item in inputs:
-            check_input(item, kind, limits)
-        return
-    await asyncio.gather(
-        *(asyncio.to_thread(check_input, item, kind, limits) for item in inputs)
-    )
+async def _batch_values(service, inputs, limits):
+    """Checks every input and makes it what a batch takes (see
+    `ModelService.prepare`); files in threads, off the event loop, while the
+    model runs other batches."""
 
+    def value(item):
+        check_input(item, service.kind, limits)
+        return service.prepare(item.value)
 
-async def _prepare(service, inputs):
-    """The batch values of `inputs` (see `ModelService.prepare`); files are
-    prepared in threads, while the model runs other batches."""
     if service.kind == "text":
-        return [item.value for item in inputs]
-    return await asyncio.gather(
-        *(asyncio.to_thread(service.prepare, item.value) for item in inputs)
-    )
+        return [value(item) for item in inputs]
+    return await asyncio.gather(*(asyncio.to_thread(value, item) for item in inputs))
 
 
 async def _answering(inputs, coroutine):
@@ -195,6 +188,8 @@ async def _answering(inputs, coroutine):
     that names them, not the server's temporary files."""
     try:
         return await coroutine
+    except RequestError:
+        raise
     except (CnnrnnError, ValueError) as error:
         message = str(error)
         for item in inputs:

@@ -255,20 +255,14 @@ class _TrialReporting:
             if self._is_worker()
             else None
         )
-        values = ", ".join(
-            f"{name}={_short(value)}"
+        values = {
+            name: value
             for name, value in trial.hyperparameters.values.items()
             if not name.startswith("tuner/")
-        )
-        self.console.print(f"[bold]trial {trial.trial_id}[/]: {values}", soft_wrap=True)
-        self.tracker.trial_begin(
-            trial.trial_id,
-            {
-                name: value
-                for name, value in trial.hyperparameters.values.items()
-                if not name.startswith("tuner/")
-            },
-        )
+        }
+        shown = ", ".join(f"{name}={_short(value)}" for name, value in values.items())
+        self.console.print(f"[bold]trial {trial.trial_id}[/]: {shown}", soft_wrap=True)
+        self.tracker.trial_begin(trial.trial_id, values)
 
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         # Keras Tuner imports TensorBoard here on the TensorFlow backend even
