@@ -31,6 +31,15 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT = 300  # seconds; a QUICK cell takes a few
 KERNEL = "python3"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # colours of IPython's tracebacks
+# Notebooks that run with the slow tests only: each takes 9-12 s, and what it
+# does is tested fast elsewhere (tests/tuning, tests/test_compare.py, the
+# captioner's and the char generator's CLI tests).
+SLOW_NOTEBOOKS = {
+    "hyperparameter_search",
+    "cnn_vs_rnn",
+    "image_captioner",
+    "char_generator",
+}
 
 
 @pytest.fixture(scope="session")
@@ -124,7 +133,14 @@ def test_the_notebook_is_committed_without_outputs_and_has_a_quick_parameter(pat
     assert raw["nbformat"] == 4
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(path, marks=[pytest.mark.slow] * (path.stem in SLOW_NOTEBOOKS))
+        for path in NOTEBOOKS
+    ],
+    ids=lambda path: path.stem,
+)
 def test_the_notebook_runs_with_quick_on(path, tmp_path, kernel):
     notebook = execute_notebook(path, cwd=tmp_path, kernel=kernel)
     errors = [
@@ -138,6 +154,7 @@ def test_the_notebook_runs_with_quick_on(path, tmp_path, kernel):
     assert written <= {"runs"}, f"{path.name} wrote outside runs/: {written}"
 
 
+@pytest.mark.slow  # fast: the project's own test compiles every cell
 def test_a_generated_project_notebook_runs(tmp_path, kernel, capsys):
     project = tmp_path / "reviews"
     assert cli.main(["new", "sentiment-rnn", str(project), "--no-input"]) == 0

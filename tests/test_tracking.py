@@ -178,6 +178,11 @@ def search(tmp_path_factory):
                 "learning_rate": {"values": [0.001, 0.003, 0.01]},
                 "units": 4,
                 "embedding_dim": 4,
+                # The cheapest cell to trace: what is tested is the logging.
+                "num_layers": 1,
+                "rnn_type": "gru",
+                "pooling": "last",
+                "bidirectional": False,
             },
         },
         output=tmp_path / "search",

@@ -154,6 +154,7 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(reviews, tmp_path,
     assert runs.is_finished(search / "best")
 
 
+@pytest.mark.slow  # a launcher, a chief and two workers; fast: the tests below
 def test_a_killed_worker_leaves_its_trial_to_the_other(reviews, tmp_path):
     """`--workers 2`; worker-1 is killed in a trial, worker-0 finishes the search."""
     job = _job(tmp_path, reviews)
@@ -421,70 +422,112 @@ def _tls(certs, *names):
     return [arg for name in names for arg in (f"--tls-{name}", str(certs[name]))]
 
 
+def _start_tls_chief(job, address, certs, log_path):
+    """A chief of `job` with TLS and the token "s3cret", logging to `log_path`."""
+    options = ["--role", "chief", "--oracle", address, "--token", "s3cret"]
+    with open(log_path, "w") as log:
+        return _start(_tune(job, *options, *_tls(certs, "cert", "key")), log)
+
+
+def _attack(address, certs, tmp_path, monkeypatch):
+    """A rogue client on loopback, with Keras Tuner's own stub, against a
+    chief from `_start_tls_chief`: asks for a trial without TLS, without the
+    token, with a wrong token and with both (as "w0", which is handed trial
+    0), then, as the token holder "rogue", reports a made-up perfect result
+    for trial 0; a worker with the CA of another search tries to connect.
+
+    Returns:
+        The status code of each request for a trial, by what it lacked.
+    """
+    ca = certs["ca"].read_bytes()
+    host, port = cluster.parse_address(address)
+    assert cluster.wait_for_port(host, port, timeout=TIMEOUT)
+    codes = {}
+    for name, token, authority in (
+        ("no TLS", "s3cret", None),
+        ("no token", None, ca),
+        ("wrong token", "guess", ca),
+        ("TLS and token", "s3cret", ca),
+    ):
+        stub = protos.get_service_grpc().OracleStub(
+            distributed.token_channel(address, token, authority)
+        )
+        try:
+            stub.CreateTrial(
+                protos.get_service().CreateTrialRequest(tuner_id="w0"), timeout=10
+            )
+            codes[name] = grpc.StatusCode.OK
+        except grpc.RpcError as error:
+            codes[name] = error.code()
+    # Trial 0 is now w0's: the token holder "rogue" cannot report for it.
+    stub = protos.get_service_grpc().OracleStub(
+        distributed.token_channel(address, "s3cret", ca, worker_id="rogue")
+    )
+    proto, service = protos.get_proto(), protos.get_service()
+    for request in (
+        service.UpdateTrialRequest(trial_id="0", metrics={"val_loss": 0.0}),
+        service.EndTrialRequest(
+            trial=proto.Trial(
+                trial_id="0", status=proto.TrialStatus.COMPLETED, score={"value": 0.0}
+            )
+        ),
+    ):
+        call = getattr(stub, type(request).__name__.removesuffix("Request"))
+        with contextlib.suppress(grpc.RpcError):  # ignored, and said
+            call(request, timeout=10)
+    # A worker with the CA of another search cannot open its channel.
+    other = certificates.make_certificates(tmp_path / "other", [])
+    worker = cluster.Role(
+        "worker", host, port, "w0", token="s3cret", tls_ca=str(other["ca"])
+    )
+    monkeypatch.setattr(distributed, "CONNECT_SECONDS", 2)
+    with pytest.raises(CnnrnnError, match="check that --tls-ca is the CA"):
+        distributed.prepare_worker(object(), worker)
+    return codes
+
+
 def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
     reviews, tmp_path, certs, monkeypatch
 ):
-    """A rogue client on loopback, with Keras Tuner's own stub: no TLS, no
-    token and a wrong token are refused (the search gets no trial from them);
-    TLS with the token is accepted, but a made-up perfect result for a trial
-    handed to another worker is not. The finished search, its trials and its
-    best model are those of the same search without the rogue."""
+    """No TLS, no token and a wrong token are refused (the search gets no
+    trial from them); TLS with the token is accepted, but a made-up perfect
+    result for a trial handed to another worker is not. The slow test below
+    finishes such a search and compares it with the same search alone."""
+    address = f"127.0.0.1:{cluster.free_port()}"
+    log = tmp_path / "chief.log"
+    chief = _start_tls_chief(_job(tmp_path, reviews), address, certs, log)
+    try:
+        codes = _attack(address, certs, tmp_path, monkeypatch)
+        deadline = time.monotonic() + 30
+        while "refused a result for trial 0" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+    finally:
+        _kill_all([chief])
+    said = log.read_text()
+    assert codes["no TLS"] == grpc.StatusCode.UNAVAILABLE  # no handshake
+    assert codes["no token"] == codes["wrong token"] == grpc.StatusCode.UNAUTHENTICATED
+    assert codes["TLS and token"] == grpc.StatusCode.OK, said[-3000:]
+    assert "refused metrics for trial 0 from rogue: it runs on w0" in said
+    assert "refused a result for trial 0 from rogue: it runs on w0" in said
+    assert f"Oracle listening on {address} (TLS, token required;" in said
+    # Said once per peer (both channels may share one connection).
+    assert 1 <= said.count("no or wrong token") <= 2
+
+
+@pytest.mark.slow  # two 3-trial searches, one of them a chief and a worker
+def test_a_search_a_rogue_attacked_ends_as_the_same_search_alone(
+    reviews, tmp_path, certs, monkeypatch
+):
+    """After the attack of `_attack`, the real w0 takes trial 0 back and
+    finishes the search: its trials and its best model are those of the
+    same search run alone, in this process."""
     job = _job(tmp_path, reviews)
     address = f"127.0.0.1:{cluster.free_port()}"
     logs = {name: tmp_path / f"{name}.log" for name in ("chief", "w0")}
-    options = ["--role", "chief", "--oracle", address, "--token", "s3cret"]
-    with open(logs["chief"], "w") as log:
-        chief = _start(_tune(job, *options, *_tls(certs, "cert", "key")), log)
-    processes = [chief]
-    ca = certs["ca"].read_bytes()
+    processes = [_start_tls_chief(job, address, certs, logs["chief"])]
     try:
-        host, port = cluster.parse_address(address)
-        assert cluster.wait_for_port(host, port, timeout=TIMEOUT)
-        codes = {}
-        for name, token, authority in (
-            ("no TLS", "s3cret", None),
-            ("no token", None, ca),
-            ("wrong token", "guess", ca),
-            ("TLS and token", "s3cret", ca),
-        ):
-            stub = protos.get_service_grpc().OracleStub(
-                distributed.token_channel(address, token, authority)
-            )
-            try:
-                stub.CreateTrial(
-                    protos.get_service().CreateTrialRequest(tuner_id="w0"),
-                    timeout=10,
-                )
-                codes[name] = grpc.StatusCode.OK
-            except grpc.RpcError as error:
-                codes[name] = error.code()
-        # Trial 0 is now w0's: the token holder "rogue" cannot report for it.
-        stub = protos.get_service_grpc().OracleStub(
-            distributed.token_channel(address, "s3cret", ca, worker_id="rogue")
-        )
-        proto, service = protos.get_proto(), protos.get_service()
-        for request in (
-            service.UpdateTrialRequest(trial_id="0", metrics={"val_loss": 0.0}),
-            service.EndTrialRequest(
-                trial=proto.Trial(
-                    trial_id="0",
-                    status=proto.TrialStatus.COMPLETED,
-                    score={"value": 0.0},
-                )
-            ),
-        ):
-            call = getattr(stub, type(request).__name__.removesuffix("Request"))
-            with contextlib.suppress(grpc.RpcError):  # ignored, and said
-                call(request, timeout=10)
-        # A worker with the CA of another search cannot open its channel.
-        other = certificates.make_certificates(tmp_path / "other", [])
-        worker = cluster.Role(
-            "worker", host, port, "w0", token="s3cret", tls_ca=str(other["ca"])
-        )
-        monkeypatch.setattr(distributed, "CONNECT_SECONDS", 2)
-        with pytest.raises(CnnrnnError, match="check that --tls-ca is the CA"):
-            distributed.prepare_worker(object(), worker)
-        # The real w0 takes trial 0 back and finishes the search.
+        _attack(address, certs, tmp_path, monkeypatch)
         with open(logs["w0"], "w") as log:
             worker_options = ["--role", "worker", "--oracle", address]
             command = _tune(job, *worker_options, "--worker-id", "w0")
@@ -496,14 +539,7 @@ def test_a_chief_with_tls_and_a_token_refuses_every_call_without_both(
     finally:
         _kill_all(processes)
     output = {name: path.read_text() for name, path in logs.items()}
-    assert codes["no TLS"] == grpc.StatusCode.UNAVAILABLE  # no handshake
-    assert codes["no token"] == codes["wrong token"] == grpc.StatusCode.UNAUTHENTICATED
-    assert codes["TLS and token"] == grpc.StatusCode.OK, output["chief"][-3000:]
-    assert "refused metrics for trial 0 from rogue: it runs on w0" in output["chief"]
     assert "refused a result for trial 0 from rogue: it runs on w0" in output["chief"]
-    assert f"Oracle listening on {address} (TLS, token required;" in output["chief"]
-    # Said once per peer (both channels may share one connection).
-    assert 1 <= output["chief"].count("no or wrong token") <= 2
     for name, process in zip(logs, processes, strict=True):
         assert process.returncode == 0, f"{name}:\n{output[name][-3000:]}"
     assert "worker w0: ran 3 trial(s) (0, 1, 2)" in output["w0"]
