@@ -355,12 +355,12 @@ def test_optimizer_and_weight_decay(seed, tmp_path):
 
 @learning_check
 @pytest.mark.parametrize("pooling", POOLINGS)
-def test_learns_word_order(seed, text_input, pooling):
+def test_learns_word_order(seed, pooling):
+    """On raw strings: the word-id model is the same network
+    (`test_word_id_model_matches_the_raw_text_model`)."""
     texts, y = _order_dependent(64)
-    model = _model(
-        text_input, pooling=pooling, learning_rate=2e-2, dropout=0.0, **SMALL
-    )
-    assert_learns(model, _inputs(text_input, *texts), y, epochs=12, min_accuracy=0.9)
+    model = _model("strings", pooling=pooling, learning_rate=2e-2, dropout=0.0, **SMALL)
+    assert_learns(model, _inputs("strings", *texts), y, epochs=12, min_accuracy=0.9)
 
 
 @tensorflow_only("TextVectorization inside the model")
