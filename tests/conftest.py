@@ -31,9 +31,10 @@ def pytest_terminal_summary(terminalreporter, config):
 # left running one alone at the end while the other core idles.
 SLOWEST_FILES = (
     "tuning/test_search.py",
-    "test_notebooks.py",
-    "tuning/test_distributed.py",
-    "test_templates.py",
+    "models/test_sentiment.py",
+    "test_training.py",
+    "serving/test_api.py",
+    "test_compare.py",
 )
 _TESTS = pathlib.Path(__file__).parent
 
