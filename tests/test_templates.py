@@ -135,9 +135,8 @@ class _Outcomes:
 
 
 def run_project_tests_here(project, *, train=True):
-    """The project's own CI, its tests run by pytest in this process.
-
-    With `train=False`, its one-epoch test is left out.
+    """The project's own CI, its tests run by pytest in this process (with
+    `train=False`, all but its one-epoch test).
 
     TensorFlow and cnnrnn are imported already, so a project's tests cost
     their own work only. The project's modules (`train`, `predict`, its test
