@@ -136,7 +136,9 @@ def test_the_notebook_is_committed_without_outputs_and_has_a_quick_parameter(pat
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param(path, marks=[pytest.mark.slow] * (path.stem in SLOW_NOTEBOOKS))
+        pytest.param(
+            path, marks=pytest.mark.slow if path.stem in SLOW_NOTEBOOKS else ()
+        )
         for path in NOTEBOOKS
     ],
     ids=lambda path: path.stem,

@@ -390,17 +390,27 @@ def _report_as_a_rogue(address, certs, chief_log):
     while "trial 0 -> " not in chief_log.read_text():
         assert time.monotonic() < deadline, "no trial started"
         time.sleep(0.2)
-    channel = distributed.token_channel(
-        address, "shared-secret", certs["ca"].read_bytes(), worker_id="rogue"
+    return _rogue_reports_for_trial_0(address, "shared-secret", certs)
+
+
+def _rogue_reports_for_trial_0(address, token, certs):
+    """As the token holder "rogue", reports metrics and a made-up perfect
+    result (0.0 val_loss) for trial 0: the status code of each call."""
+    stub = protos.get_service_grpc().OracleStub(
+        distributed.token_channel(
+            address, token, certs["ca"].read_bytes(), worker_id="rogue"
+        )
     )
-    stub = protos.get_service_grpc().OracleStub(channel)
     proto, service = protos.get_proto(), protos.get_service()
     trial = proto.Trial(
         trial_id="0", status=proto.TrialStatus.COMPLETED, score={"value": 0.0}
     )
     codes = []
     for call, request in (
-        (stub.UpdateTrial, service.UpdateTrialRequest(trial_id="0", metrics={})),
+        (
+            stub.UpdateTrial,
+            service.UpdateTrialRequest(trial_id="0", metrics={"val_loss": 0.0}),
+        ),
         (stub.EndTrial, service.EndTrialRequest(trial=trial)),
     ):
         try:
@@ -459,22 +469,9 @@ def _attack(address, certs, tmp_path, monkeypatch):
             codes[name] = grpc.StatusCode.OK
         except grpc.RpcError as error:
             codes[name] = error.code()
-    # Trial 0 is now w0's: the token holder "rogue" cannot report for it.
-    stub = protos.get_service_grpc().OracleStub(
-        distributed.token_channel(address, "s3cret", ca, worker_id="rogue")
-    )
-    proto, service = protos.get_proto(), protos.get_service()
-    for request in (
-        service.UpdateTrialRequest(trial_id="0", metrics={"val_loss": 0.0}),
-        service.EndTrialRequest(
-            trial=proto.Trial(
-                trial_id="0", status=proto.TrialStatus.COMPLETED, score={"value": 0.0}
-            )
-        ),
-    ):
-        call = getattr(stub, type(request).__name__.removesuffix("Request"))
-        with contextlib.suppress(grpc.RpcError):  # ignored, and said
-            call(request, timeout=10)
+    # Trial 0 is now w0's: the token holder "rogue" cannot report for it
+    # (refused, and said).
+    _rogue_reports_for_trial_0(address, "s3cret", certs)
     # A worker with the CA of another search cannot open its channel.
     other = certificates.make_certificates(tmp_path / "other", [])
     worker = cluster.Role(
